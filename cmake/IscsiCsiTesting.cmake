@@ -11,6 +11,7 @@ function(iscsi_csi_add_test)
   target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR})
   iscsi_csi_set_warnings(${T_NAME})
   gtest_discover_tests(${T_NAME}
+                       TEST_PREFIX "${T_NAME}."
                        NO_PRETTY_VALUES NO_PRETTY_TYPES
                        PROPERTIES LABELS "${T_LABELS}" SKIP_RETURN_CODE 77
                        DISCOVERY_TIMEOUT 60)

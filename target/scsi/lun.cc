@@ -1,0 +1,592 @@
+// LogicalUnit: task intake, unit attentions, task-attribute ordering, I/O on
+// the worker pool and task management (see lun.h for the contracts).
+//
+// Life of a task: Submit registers it (or answers TASK SET FULL), Prepare
+// checks unit attentions (SPC-4 5.14), parses the CDB and checks the payload
+// (nothing has been touched yet), the ordering gate starts it or parks it in
+// delayed_, Launch runs it inline (quick commands) or on the pool (I/O),
+// and Finish releases the gate, calls the completion, and only then counts
+// the task out (so Drain and the TMFs return after the callbacks did).
+#include "target/scsi/lun.h"
+
+#include <algorithm>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "glog/logging.h"
+#include "target/scsi/lun_address.h"
+#include "target/scsi/spc.h"
+
+namespace iscsi_csi::target::scsi {
+
+struct LogicalUnit::TaskContext {
+  enum class Gate : uint8_t { kNotStarted, kSimple, kOrdered };
+
+  ScsiTask* task = nullptr;
+  TaskCompletion done;
+  uint64_t nexus_id = 0;
+  PreparedCommand command;
+  std::vector<UnmapExtent> unmap_extents;
+  Gate gate = Gate::kNotStarted;  // guarded by mu_
+  // Set (under mu_) once the task is queued on the worker pool. From then
+  // on exactly one of the worker and an aborting TMF wins `claimed`; the
+  // loser must not touch the context again.
+  bool queued_on_pool = false;
+  std::shared_ptr<std::atomic<bool>> claimed = std::make_shared<std::atomic<bool>>(false);
+};
+
+namespace {
+
+constexpr size_t kMaxPendingUnitAttentions = 16;
+
+bool IsPrintableAscii(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+// The device never returns more than the allocation length or the expected
+// transfer length (SPC-4 4.2.5.6); the transport computes the residual.
+void SetDataIn(ScsiTask& task, std::vector<uint8_t> data, uint32_t allocation_length) {
+  const size_t limit = std::min<size_t>(allocation_length, task.expected_transfer_length);
+  if (data.size() > limit) data.resize(limit);
+  task.data_in = std::move(data);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LogicalUnit>> LogicalUnit::Create(
+    LogicalUnitConfig config, std::shared_ptr<backend::BlockStore> store,
+    std::shared_ptr<backend::WorkerPool> pool) {
+  if (store == nullptr || pool == nullptr) {
+    return absl::InvalidArgumentError("create lun: store and pool are required");
+  }
+  if (config.block_size != 512 && config.block_size != 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("create lun: block size ", config.block_size, " is not 512 or 4096"));
+  }
+  if ((config.naa_wwn[0] >> 4) != 6) {
+    return absl::InvalidArgumentError("create lun: wwn is not an NAA 6 designator");
+  }
+  if (config.serial.empty() || config.serial.size() > 252 ||
+      !IsPrintableAscii(config.serial)) {
+    return absl::InvalidArgumentError("create lun: serial must be 1..252 printable ascii");
+  }
+  if (config.vendor.size() > 8 || config.product.size() > 16 ||
+      config.revision.size() > 4 || !IsPrintableAscii(config.vendor) ||
+      !IsPrintableAscii(config.product) || !IsPrintableAscii(config.revision)) {
+    return absl::InvalidArgumentError(
+        "create lun: vendor/product/revision must be printable ascii of 8/16/4 chars");
+  }
+  if (config.max_transfer_bytes < config.block_size ||
+      config.max_write_same_bytes < config.block_size || config.max_tasks == 0 ||
+      config.max_unmap_descriptors == 0) {
+    return absl::InvalidArgumentError("create lun: limits must allow one block and one task");
+  }
+  return std::unique_ptr<LogicalUnit>(
+      new LogicalUnit(std::move(config), std::move(store), std::move(pool)));
+}
+
+LogicalUnit::LogicalUnit(LogicalUnitConfig config,
+                         std::shared_ptr<backend::BlockStore> store,
+                         std::shared_ptr<backend::WorkerPool> pool)
+    : config_(std::move(config)),
+      store_(std::move(store)),
+      pool_(std::move(pool)),
+      capacity_blocks_(store_->Size() / config_.block_size),
+      descriptor_sense_(config_.descriptor_sense) {}
+
+LogicalUnit::~LogicalUnit() { Drain(); }
+
+UnitInfo LogicalUnit::Info() const {
+  UnitInfo info;
+  info.vendor = config_.vendor;
+  info.product = config_.product;
+  info.revision = config_.revision;
+  info.serial = config_.serial;
+  info.naa_wwn = config_.naa_wwn;
+  info.transport_version_descriptor = config_.transport_version_descriptor;
+  info.block_size = config_.block_size;
+  info.capacity_blocks = capacity_blocks();
+  info.read_only = config_.read_only;
+  info.max_transfer_blocks = config_.max_transfer_bytes / config_.block_size;
+  info.optimal_transfer_blocks = 0;
+  info.max_write_same_blocks = config_.max_write_same_bytes / config_.block_size;
+  info.max_unmap_lba_count = 0xffffffffu;  // hole punching costs the same at any size
+  info.max_unmap_descriptors = config_.max_unmap_descriptors;
+  info.optimal_unmap_granularity = std::max<uint32_t>(1, 4096 / config_.block_size);
+  info.descriptor_sense = descriptor_sense_.load(std::memory_order_relaxed);
+  info.task_aborted_status = config_.task_aborted_status;
+  return info;
+}
+
+SenseFormat LogicalUnit::CurrentSenseFormat() const {
+  return descriptor_sense_.load(std::memory_order_relaxed) ? SenseFormat::kDescriptor
+                                                           : SenseFormat::kFixed;
+}
+
+void LogicalUnit::SetDescriptorSense(bool enabled) {
+  descriptor_sense_.store(enabled, std::memory_order_relaxed);
+}
+
+LogicalUnit::NexusState& LogicalUnit::NexusFor(uint64_t nexus_id) {
+  auto [it, inserted] = nexuses_.try_emplace(nexus_id);
+  // A new I_T nexus starts with POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
+  // (SAM-5 6.3.x: the nexus sees the logical unit for the first time).
+  if (inserted) it->second.unit_attentions.push_back(SenseReason::kPowerOnResetOccurred);
+  return it->second;
+}
+
+void LogicalUnit::PushUnitAttention(NexusState& nexus, SenseReason reason) {
+  auto& queue = nexus.unit_attentions;
+  if (reason == SenseReason::kPowerOnResetOccurred) {
+    // A reset supersedes whatever was pending.
+    queue.clear();
+    queue.push_back(reason);
+    return;
+  }
+  if (std::find(queue.begin(), queue.end(), reason) != queue.end()) return;
+  if (queue.size() >= kMaxPendingUnitAttentions) return;
+  queue.push_back(reason);
+}
+
+void LogicalUnit::AddUnitAttention(std::optional<uint64_t> nexus_id, SenseReason reason) {
+  if (!IsUnitAttention(reason)) {
+    LOG(ERROR) << "AddUnitAttention: " << SenseReasonName(reason)
+               << " is not a unit attention; ignored";
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (nexus_id.has_value()) {
+    PushUnitAttention(NexusFor(*nexus_id), reason);
+    return;
+  }
+  for (auto& [id, nexus] : nexuses_) PushUnitAttention(nexus, reason);
+}
+
+absl::Status LogicalUnit::Resize(uint64_t new_bytes) {
+  if (new_bytes % config_.block_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resize lun ", config_.serial, ": ", new_bytes, " bytes is not a multiple of ",
+        config_.block_size));
+  }
+  absl::MutexLock resize_lock(&resize_mu_);
+  const uint64_t old_blocks = capacity_blocks();
+  if (absl::Status status = store_->Resize(new_bytes); !status.ok()) return status;
+  const uint64_t new_blocks = new_bytes / config_.block_size;
+  capacity_blocks_.store(new_blocks, std::memory_order_release);
+  if (new_blocks != old_blocks) {
+    AddUnitAttention(std::nullopt, SenseReason::kCapacityDataHasChanged);
+  }
+  return absl::OkStatus();
+}
+
+// --- intake -----------------------------------------------------------------
+
+void LogicalUnit::Submit(ScsiTask& task, TaskCompletion done) {
+  task.status = ScsiStatus::kGood;
+  task.sense.clear();
+  task.data_in.clear();
+
+  auto owned = std::make_unique<TaskContext>();
+  TaskContext* ctx = owned.get();
+  ctx->task = &task;
+  ctx->done = std::move(done);
+  ctx->nexus_id = task.nexus != nullptr ? task.nexus->id : 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (in_flight_ < config_.max_tasks) {
+      ++in_flight_;
+      ++NexusFor(ctx->nexus_id).in_flight;
+      live_.emplace(ctx, std::move(owned));
+    }
+  }
+  if (owned != nullptr) {
+    // Not registered: the task set is full (SAM-5 5.3.1).
+    task.status = ScsiStatus::kTaskSetFull;
+    std::move(owned->done)(task);
+    return;
+  }
+  if (!Prepare(ctx)) return;
+
+  std::optional<StartOrder> start;
+  {
+    absl::MutexLock lock(&mu_);
+    const bool head = task.attribute == TaskAttribute::kHeadOfQueue;
+    if (CanStart(*ctx) && (head || delayed_.empty())) {
+      start = PlanStart(*ctx, /*allow_inline=*/true);
+    } else {
+      delayed_.push_back(ctx);
+    }
+  }
+  if (start.has_value()) Launch(*start);
+}
+
+bool LogicalUnit::Prepare(TaskContext* ctx) {
+  ScsiTask& task = *ctx->task;
+  if (task.abort_requested()) {
+    CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
+    return false;
+  }
+  const absl::Span<const uint8_t> cdb = task.cdb();
+  if (cdb.empty()) {
+    CompleteWithCheckCondition(ctx, CheckCondition::Of(SenseReason::kInvalidCommandOperationCode));
+    return false;
+  }
+  // SPC-4 5.14 (unit attention): INQUIRY, REPORT LUNS and REQUEST SENSE run
+  // with a unit attention pending; anything else reports the oldest one.
+  const auto op = static_cast<ScsiOp>(cdb[0]);
+  if (op != ScsiOp::kInquiry && op != ScsiOp::kReportLuns && op != ScsiOp::kRequestSense) {
+    std::optional<SenseReason> pending;
+    {
+      absl::MutexLock lock(&mu_);
+      auto& queue = NexusFor(ctx->nexus_id).unit_attentions;
+      if (!queue.empty()) {
+        pending = queue.front();
+        queue.pop_front();
+      }
+    }
+    if (pending.has_value()) {
+      CompleteWithCheckCondition(ctx, CheckCondition::Of(*pending));
+      return false;
+    }
+  }
+
+  const UnitInfo info = Info();
+  const CdbLimits limits{info.capacity_blocks, info.max_transfer_blocks,
+                         info.max_write_same_blocks};
+  CdbParseResult parsed = ParseCdb(cdb, limits);
+  if (const auto* condition = std::get_if<CheckCondition>(&parsed)) {
+    CompleteWithCheckCondition(ctx, *condition);
+    return false;
+  }
+  ctx->command = std::get<PreparedCommand>(parsed);
+  if (config_.read_only && ctx->command.ModifiesMedium()) {
+    CompleteWithCheckCondition(ctx, CheckCondition::Of(SenseReason::kWriteProtected));
+    return false;
+  }
+  // Payload checks, still before any I/O.
+  if (ctx->command.kind == CommandKind::kUnmap) {
+    UnmapParseResult extents = ParseUnmapParameters(ctx->command, task.data_out, info);
+    if (const auto* condition = std::get_if<CheckCondition>(&extents)) {
+      CompleteWithCheckCondition(ctx, *condition);
+      return false;
+    }
+    ctx->unmap_extents = std::move(std::get<std::vector<UnmapExtent>>(extents));
+  }
+  if (auto condition = CheckDataOut(ctx->command, task.data_out.size(), config_.block_size)) {
+    CompleteWithCheckCondition(ctx, *condition);
+    return false;
+  }
+  return true;
+}
+
+// --- ordering gate (SAM-5 8.6) ----------------------------------------------
+
+bool LogicalUnit::CanStart(const TaskContext& ctx) const {
+  switch (ctx.task->attribute) {
+    case TaskAttribute::kHeadOfQueue:
+      return true;
+    case TaskAttribute::kOrdered:
+      return running_simple_ == 0 && running_ordered_ == 0;
+    case TaskAttribute::kSimple:
+    case TaskAttribute::kAca:
+      return running_ordered_ == 0;
+  }
+  return false;
+}
+
+LogicalUnit::StartOrder LogicalUnit::PlanStart(TaskContext& ctx, bool allow_inline) {
+  if (ctx.task->attribute == TaskAttribute::kOrdered) {
+    ctx.gate = TaskContext::Gate::kOrdered;
+    ++running_ordered_;
+  } else {
+    ctx.gate = TaskContext::Gate::kSimple;
+    ++running_simple_;
+  }
+  if (allow_inline && !ctx.command.UsesBackingStore()) return StartOrder{&ctx, nullptr};
+  ctx.queued_on_pool = true;
+  return StartOrder{&ctx, ctx.claimed};
+}
+
+void LogicalUnit::CollectStartable(std::vector<StartOrder>& out) {
+  while (!delayed_.empty() && CanStart(*delayed_.front())) {
+    TaskContext* next = delayed_.front();
+    delayed_.pop_front();
+    out.push_back(PlanStart(*next, /*allow_inline=*/false));
+  }
+}
+
+// --- execution --------------------------------------------------------------
+
+void LogicalUnit::Launch(const StartOrder& order) {
+  TaskContext* ctx = order.ctx;
+  if (order.claimed == nullptr) {  // inline; no TMF can complete it under us
+    if (ctx->task->abort_requested()) {
+      CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
+    } else {
+      ExecuteQuick(ctx);
+    }
+    return;
+  }
+  // `ctx` may already be completed by an aborting TMF: do not touch it here.
+  pool_->Schedule([this, ctx, claimed = order.claimed] {
+    if (claimed->exchange(true)) return;  // a TMF completed it
+    RunOnWorker(ctx);
+  });
+}
+
+void LogicalUnit::RunOnWorker(TaskContext* ctx) {
+  // The cancellation point: nothing of this task has touched the store yet.
+  if (ctx->task->abort_requested()) {
+    CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
+    return;
+  }
+  if (ctx->command.UsesBackingStore()) {
+    ExecuteBlock(ctx);
+  } else {
+    ExecuteQuick(ctx);
+  }
+}
+
+void LogicalUnit::ExecuteQuick(TaskContext* ctx) {
+  ScsiTask& task = *ctx->task;
+  const PreparedCommand& command = ctx->command;
+  const UnitInfo info = Info();
+  DataOrCheckCondition result = std::vector<uint8_t>{};
+  switch (command.kind) {
+    case CommandKind::kTestUnitReady:
+      break;
+    case CommandKind::kInquiry:
+      if (!command.evpd) {
+        result = EncodeStandardInquiry(info);
+      } else {
+        const TargetPortIdentity* port =
+            task.nexus != nullptr ? task.nexus->target_port.get() : nullptr;
+        result = EncodeVpdPage(command.page_code, info, port);
+      }
+      break;
+    case CommandKind::kModeSense:
+      result = EncodeModeSense(command, info);
+      break;
+    case CommandKind::kReadCapacity10:
+      result = EncodeReadCapacity10(info);
+      break;
+    case CommandKind::kReadCapacity16:
+      result = EncodeReadCapacity16(info);
+      break;
+    case CommandKind::kRequestSense: {
+      // SPC-4 5.14 / 6.39: a pending unit attention is returned as the
+      // parameter data (status GOOD) and cleared; otherwise NO SENSE.
+      std::optional<SenseReason> pending;
+      {
+        absl::MutexLock lock(&mu_);
+        auto& queue = NexusFor(ctx->nexus_id).unit_attentions;
+        if (!queue.empty()) {
+          pending = queue.front();
+          queue.pop_front();
+        }
+      }
+      result = EncodeSense(CheckCondition::Of(pending.value_or(SenseReason::kNoSense)),
+                           command.desc ? SenseFormat::kDescriptor : SenseFormat::kFixed);
+      break;
+    }
+    case CommandKind::kReportLuns: {
+      std::vector<uint64_t> luns;
+      if (command.select_report != 0x01) {  // 01h: well-known LUs only; we have none
+        if (task.nexus != nullptr && task.nexus->reported_luns != nullptr) {
+          luns = *task.nexus->reported_luns;
+        } else {
+          luns.push_back(*EncodeLun(0));
+        }
+      }
+      {
+        // SPC-4 5.14: REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED.
+        absl::MutexLock lock(&mu_);
+        auto& queue = NexusFor(ctx->nexus_id).unit_attentions;
+        queue.erase(std::remove(queue.begin(), queue.end(),
+                                SenseReason::kReportedLunsDataHasChanged),
+                    queue.end());
+      }
+      result = EncodeReportLunsData(luns);
+      break;
+    }
+    default:
+      // Block commands never get here (UsesBackingStore); keep the invariant
+      // visible without trusting the network.
+      result = CheckCondition::Of(SenseReason::kInternalTargetFailure);
+      break;
+  }
+  if (const auto* condition = std::get_if<CheckCondition>(&result)) {
+    CompleteWithCheckCondition(ctx, *condition);
+    return;
+  }
+  SetDataIn(task, std::move(std::get<std::vector<uint8_t>>(result)),
+            command.allocation_length);
+  Finish(ctx);
+}
+
+void LogicalUnit::ExecuteBlock(TaskContext* ctx) {
+  ScsiTask& task = *ctx->task;
+  const PreparedCommand& command = ctx->command;
+  const uint32_t block_size = config_.block_size;
+  BlockResult result;
+  switch (command.kind) {
+    case CommandKind::kRead:
+      result = ExecuteRead(*store_, command, block_size, task.expected_transfer_length,
+                           task.data_in);
+      break;
+    case CommandKind::kWrite:
+      result = ExecuteWrite(*store_, command, block_size, task.data_out);
+      break;
+    case CommandKind::kWriteAndVerify:
+      result = ExecuteWriteAndVerify(*store_, command, block_size, task.data_out);
+      break;
+    case CommandKind::kVerify:
+      result = ExecuteVerify(*store_, command, block_size, task.data_out);
+      break;
+    case CommandKind::kSynchronizeCache:
+      // IMMED is honoured by being fast, not early: status follows the flush.
+      result = ExecuteSynchronizeCache(*store_);
+      break;
+    case CommandKind::kWriteSame:
+      result = ExecuteWriteSame(*store_, command, block_size, task.data_out);
+      break;
+    case CommandKind::kUnmap:
+      result = ExecuteUnmap(*store_, ctx->unmap_extents, block_size);
+      break;
+    default:
+      result = CheckCondition::Of(SenseReason::kInternalTargetFailure);
+      break;
+  }
+  if (result.has_value()) {
+    CompleteWithCheckCondition(ctx, *result);
+    return;
+  }
+  Finish(ctx);
+}
+
+// --- completion -------------------------------------------------------------
+
+void LogicalUnit::CompleteWithCheckCondition(TaskContext* ctx,
+                                             const CheckCondition& condition) {
+  ScsiTask& task = *ctx->task;
+  VLOG(3) << "lun " << config_.serial << " tag=" << task.tag << " nexus=" << ctx->nexus_id
+          << " check condition " << SenseReasonName(condition.reason);
+  task.status = ScsiStatus::kCheckCondition;
+  task.sense = EncodeSense(condition, CurrentSenseFormat());
+  task.data_in.clear();
+  Finish(ctx);
+}
+
+void LogicalUnit::CompleteWithStatus(TaskContext* ctx, ScsiStatus status) {
+  ScsiTask& task = *ctx->task;
+  task.status = status;
+  task.sense.clear();
+  task.data_in.clear();
+  Finish(ctx);
+}
+
+void LogicalUnit::Finish(TaskContext* ctx) {
+  std::unique_ptr<TaskContext> owned;
+  std::vector<StartOrder> startable;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = live_.find(ctx);
+    CHECK(it != live_.end()) << "LogicalUnit::Finish of an unknown task";
+    owned = std::move(it->second);
+    live_.erase(it);
+    if (ctx->gate == TaskContext::Gate::kOrdered) --running_ordered_;
+    if (ctx->gate == TaskContext::Gate::kSimple) --running_simple_;
+    if (ctx->gate != TaskContext::Gate::kNotStarted) CollectStartable(startable);
+  }
+  ScsiTask& task = *owned->task;
+  const uint64_t nexus_id = owned->nexus_id;
+  TaskCompletion done = std::move(owned->done);
+  owned.reset();
+  std::move(done)(task);  // `task` may be gone after this
+
+  // Tasks released by this one start after its completion was delivered, so
+  // an ORDERED task's status never overtakes the ones before it.
+  for (const StartOrder& next : startable) Launch(next);
+
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+  auto it = nexuses_.find(nexus_id);
+  if (it != nexuses_.end() && it->second.in_flight > 0) --it->second.in_flight;
+}
+
+// --- task management --------------------------------------------------------
+
+bool LogicalUnit::NoTasksFor(std::optional<uint64_t> nexus_id) const {
+  if (!nexus_id.has_value()) return in_flight_ == 0;
+  auto it = nexuses_.find(*nexus_id);
+  return it == nexuses_.end() || it->second.in_flight == 0;
+}
+
+void LogicalUnit::AbortAndWait(std::optional<uint64_t> nexus_id) {
+  auto matches = [&](const TaskContext* ctx) {
+    return !nexus_id.has_value() || ctx->nexus_id == *nexus_id;
+  };
+  std::vector<TaskContext*> cancelled;
+  std::vector<StartOrder> startable;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [ctx, owned] : live_) {
+      if (!matches(ctx)) continue;
+      ctx->task->RequestAbort();
+      // Queued on the pool but not picked up: complete it now rather than
+      // after the work ahead of it.
+      if (ctx->queued_on_pool && !ctx->claimed->exchange(true)) cancelled.push_back(ctx);
+    }
+    for (auto it = delayed_.begin(); it != delayed_.end();) {
+      if (matches(*it)) {
+        cancelled.push_back(*it);
+        it = delayed_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    CollectStartable(startable);
+  }
+  for (TaskContext* ctx : cancelled) CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
+  for (const StartOrder& order : startable) Launch(order);
+
+  struct WaitFor {
+    const LogicalUnit* lun;
+    std::optional<uint64_t> nexus_id;
+  };
+  WaitFor wait_for{this, nexus_id};
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](WaitFor* w) { return w->lun->NoTasksFor(w->nexus_id); }, &wait_for));
+}
+
+void LogicalUnit::AbortTaskSet(uint64_t nexus_id) { AbortAndWait(nexus_id); }
+
+void LogicalUnit::ClearTaskSet() { AbortAndWait(std::nullopt); }
+
+void LogicalUnit::Reset(uint64_t initiator_nexus_id) {
+  AbortAndWait(std::nullopt);
+  // Mode parameters go back to their defaults (SAM-5 6.3.3).
+  descriptor_sense_.store(config_.descriptor_sense, std::memory_order_relaxed);
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, nexus] : nexuses_) {
+    if (id != initiator_nexus_id) {
+      PushUnitAttention(nexus, SenseReason::kBusDeviceResetOccurred);
+    }
+  }
+}
+
+void LogicalUnit::RemoveNexus(uint64_t nexus_id) {
+  AbortAndWait(nexus_id);
+  absl::MutexLock lock(&mu_);
+  nexuses_.erase(nexus_id);
+}
+
+void LogicalUnit::Drain() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(this, &LogicalUnit::NoTasksInFlight));
+}
+
+}  // namespace iscsi_csi::target::scsi

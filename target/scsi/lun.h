@@ -1,0 +1,197 @@
+// LogicalUnit: one SCSI logical unit (SAM-5 4.6) of the direct-access block
+// device type (SBC-3) over a backend::BlockStore. It is the whole
+// transport-neutral API the iSCSI layer uses: it parses and validates CDBs,
+// keeps unit attentions per I_T nexus (SPC-4 5.14 / SAM-5 5.14), orders tasks
+// by task attribute (SAM-5 8.6), runs backing I/O on a worker pool, and
+// implements the task management functions that touch a logical unit.
+//
+// Threading contract
+//  - Submit, AbortTaskSet, ClearTaskSet, Reset, RemoveNexus, Drain, Resize
+//    and AddUnitAttention may be called from any thread, concurrently.
+//  - Commands that touch the backing store (READ, WRITE, WRITE AND VERIFY,
+//    VERIFY, SYNCHRONIZE CACHE, WRITE SAME, UNMAP) never run on the caller's thread: their
+//    completion runs on a WorkerPool thread. Quick commands (INQUIRY, MODE
+//    SENSE, READ CAPACITY, REPORT LUNS, REQUEST SENSE, TEST UNIT READY) and
+//    every command that ends before its I/O (CHECK CONDITION, TASK SET FULL,
+//    a pending unit attention) may complete inline, inside Submit.
+//  - The completion is called exactly once per Submit, without any lock of
+//    the LogicalUnit held. It may Submit again; it must not call Drain,
+//    AbortTaskSet, ClearTaskSet, Reset or RemoveNexus (they wait for
+//    completions, possibly its own).
+//  - Many tasks run at once; there is no lock around I/O. SIMPLE tasks may
+//    run in any order and concurrently (overlapping writes are the
+//    initiator's business, QUEUE ALGORITHM MODIFIER=1), like LIO. An ORDERED
+//    task starts after every earlier task has completed and holds back the
+//    later ones until it completes; HEAD OF QUEUE tasks start at once.
+//
+// Abort contract
+//  - ABORT TASK: the transport calls task.RequestAbort() and then waits for
+//    the task's completion. A task whose I/O had not started completes with
+//    TASK ABORTED (no sense, no data) and touched nothing; a task already
+//    running completes with its real status. Whether TASK ABORTED is sent to
+//    the initiator is the transport's choice (TAS in the Control mode page).
+//  - AbortTaskSet(nexus) / ClearTaskSet() / Reset(nexus) / RemoveNexus(nexus)
+//    do the same for every matching task and return only when all of them
+//    have completed (their completion callbacks have returned).
+//  - Drain() waits until no task is in flight (for shutdown and tests).
+#ifndef ISCSI_CSI_TARGET_SCSI_LUN_H_
+#define ISCSI_CSI_TARGET_SCSI_LUN_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "target/backend/block_store.h"
+#include "target/backend/worker_pool.h"
+#include "target/scsi/cdb.h"
+#include "target/scsi/sbc.h"
+#include "target/scsi/sense.h"
+#include "target/scsi/task.h"
+#include "target/scsi/unit_info.h"
+
+namespace iscsi_csi::target::scsi {
+
+struct LogicalUnitConfig {
+  uint32_t block_size = 512;  // 512 or 4096
+  bool read_only = false;
+  std::string serial;                  // VPD 0x80, printable ASCII
+  std::array<uint8_t, 16> naa_wwn{};   // VPD 0x83; first nibble must be 6
+  std::string vendor = "ISCSICSI";
+  std::string product = "VIRTUAL-DISK";
+  std::string revision = "0001";
+  // Added to the standard INQUIRY version descriptors when non-zero; the
+  // transport passes its own (iSCSI: 0x0960).
+  uint16_t transport_version_descriptor = 0;
+  uint32_t max_transfer_bytes = 8u << 20;     // Block Limits MAXIMUM TRANSFER LENGTH
+  uint32_t max_write_same_bytes = 256u << 20; // Block Limits MAXIMUM WRITE SAME LENGTH
+  uint32_t max_unmap_descriptors = 256;
+  uint32_t max_tasks = 256;  // tasks in flight before TASK SET FULL
+  bool descriptor_sense = false;      // Control mode page D_SENSE at start
+  bool task_aborted_status = true;    // Control mode page TAS
+};
+
+// Called once per task with the response fields filled in.
+using TaskCompletion = absl::AnyInvocable<void(ScsiTask&) &&>;
+
+class LogicalUnit {
+ public:
+  // Create checks `config` and takes the capacity from store->Size() (whole
+  // blocks). `pool` runs the backing I/O and must outlive nothing in
+  // particular: the LogicalUnit keeps a reference.
+  static absl::StatusOr<std::unique_ptr<LogicalUnit>> Create(
+      LogicalUnitConfig config, std::shared_ptr<backend::BlockStore> store,
+      std::shared_ptr<backend::WorkerPool> pool);
+
+  // Waits for every task in flight (Drain) before destroying.
+  ~LogicalUnit();
+  LogicalUnit(const LogicalUnit&) = delete;
+  LogicalUnit& operator=(const LogicalUnit&) = delete;
+
+  // Submit executes `task` and calls `done` once with its outcome. See the
+  // threading and abort contracts above.
+  void Submit(ScsiTask& task, TaskCompletion done);
+
+  // ABORT TASK SET: aborts the tasks of `nexus_id`; returns once they have
+  // all completed.
+  void AbortTaskSet(uint64_t nexus_id);
+  // CLEAR TASK SET (one task set for all nexuses, TST=000b): aborts every
+  // task; returns once they have all completed.
+  void ClearTaskSet();
+  // LOGICAL UNIT RESET: aborts every task, waits for them, and establishes
+  // BUS DEVICE RESET FUNCTION OCCURRED (29h/03h) for every other nexus.
+  void Reset(uint64_t initiator_nexus_id);
+  // I_T nexus loss: aborts the nexus's tasks, waits, and forgets its unit
+  // attentions (a new nexus with the same id starts with POWER ON/RESET).
+  void RemoveNexus(uint64_t nexus_id);
+  // Waits until no task is in flight.
+  void Drain();
+
+  // Resize grows the backing store to `new_bytes` (a multiple of the block
+  // size) and, when the capacity changed, establishes CAPACITY DATA HAS
+  // CHANGED for every nexus.
+  absl::Status Resize(uint64_t new_bytes);
+
+  // AddUnitAttention establishes `reason` (a unit attention reason) for one
+  // nexus, or for every known nexus when `nexus_id` is nullopt (e.g. the
+  // transport raising REPORTED LUNS DATA HAS CHANGED).
+  void AddUnitAttention(std::optional<uint64_t> nexus_id, SenseReason reason);
+
+  // Sets the Control mode page D_SENSE bit (until MODE SELECT lands).
+  void SetDescriptorSense(bool enabled);
+
+  uint32_t block_size() const { return config_.block_size; }
+  uint64_t capacity_blocks() const {
+    return capacity_blocks_.load(std::memory_order_acquire);
+  }
+  const LogicalUnitConfig& config() const { return config_; }
+
+ private:
+  struct TaskContext;
+  // A task cleared to start: inline when `claimed` is null, else on the pool.
+  struct StartOrder {
+    TaskContext* ctx;
+    std::shared_ptr<std::atomic<bool>> claimed;
+  };
+  struct NexusState {
+    std::deque<SenseReason> unit_attentions;
+    uint32_t in_flight = 0;
+  };
+
+  LogicalUnit(LogicalUnitConfig config, std::shared_ptr<backend::BlockStore> store,
+              std::shared_ptr<backend::WorkerPool> pool);
+
+  UnitInfo Info() const;
+  SenseFormat CurrentSenseFormat() const;
+  NexusState& NexusFor(uint64_t nexus_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void PushUnitAttention(NexusState& nexus, SenseReason reason);
+
+  // Validation before any I/O; false when `ctx` has already been finished.
+  bool Prepare(TaskContext* ctx);
+  // Ordering gate (SAM-5 8.6).
+  bool CanStart(const TaskContext& ctx) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StartOrder PlanStart(TaskContext& ctx, bool allow_inline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CollectStartable(std::vector<StartOrder>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Launch(const StartOrder& order);
+  void RunOnWorker(TaskContext* ctx);
+  void ExecuteQuick(TaskContext* ctx);
+  void ExecuteBlock(TaskContext* ctx);
+
+  void CompleteWithCheckCondition(TaskContext* ctx, const CheckCondition& condition);
+  void CompleteWithStatus(TaskContext* ctx, ScsiStatus status);
+  void Finish(TaskContext* ctx);
+
+  // Aborts matching tasks (all when nullopt) and waits for them.
+  void AbortAndWait(std::optional<uint64_t> nexus_id);
+  bool NoTasksFor(std::optional<uint64_t> nexus_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool NoTasksInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; }
+
+  const LogicalUnitConfig config_;
+  const std::shared_ptr<backend::BlockStore> store_;
+  const std::shared_ptr<backend::WorkerPool> pool_;
+  std::atomic<uint64_t> capacity_blocks_;
+  std::atomic<bool> descriptor_sense_;
+  absl::Mutex resize_mu_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, NexusState> nexuses_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<TaskContext*, std::unique_ptr<TaskContext>> live_ ABSL_GUARDED_BY(mu_);
+  std::deque<TaskContext*> delayed_ ABSL_GUARDED_BY(mu_);
+  uint32_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t running_simple_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t running_ordered_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace iscsi_csi::target::scsi
+
+#endif  // ISCSI_CSI_TARGET_SCSI_LUN_H_

@@ -1,0 +1,246 @@
+// SBC-3 block command execution over a BlockStore (see sbc.h).
+#include "target/scsi/sbc.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "glog/logging.h"
+#include "target/scsi/byte_order.h"
+
+namespace iscsi_csi::target::scsi {
+namespace {
+
+// Large WRITE SAME / VERIFY ranges are processed in chunks of this size.
+constexpr uint64_t kChunkBytes = 1 << 20;
+
+bool RangeFits(uint64_t lba, uint64_t blocks, uint64_t capacity) {
+  return lba <= capacity && blocks <= capacity - lba;
+}
+
+bool AllZero(absl::Span<const uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+}
+
+}  // namespace
+
+
+std::vector<uint8_t> EncodeReadCapacity10(const UnitInfo& info) {
+  std::vector<uint8_t> data(8, 0);
+  const uint64_t last_lba = info.capacity_blocks == 0 ? 0 : info.capacity_blocks - 1;
+  StoreBe32(&data[0], last_lba >= 0xffffffffu ? 0xffffffffu
+                                              : static_cast<uint32_t>(last_lba));
+  StoreBe32(&data[4], info.block_size);
+  return data;
+}
+
+std::vector<uint8_t> EncodeReadCapacity16(const UnitInfo& info) {
+  std::vector<uint8_t> data(32, 0);
+  StoreBe64(&data[0], info.capacity_blocks == 0 ? 0 : info.capacity_blocks - 1);
+  StoreBe32(&data[8], info.block_size);
+  data[12] = 0x00;  // P_TYPE=0, PROT_EN=0
+  data[13] = 0x00;  // P_I_EXPONENT=0, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT=0
+  data[14] = 0x80 | 0x40;  // LBPME, LBPRZ; LOWEST ALIGNED LBA=0
+  return data;
+}
+
+UnmapParseResult ParseUnmapParameters(const PreparedCommand& command,
+                                      absl::Span<const uint8_t> data_out,
+                                      const UnitInfo& info) {
+  std::vector<UnmapExtent> extents;
+  if (command.parameter_list_length == 0) return extents;  // SBC-3 5.28.1
+  const size_t available =
+      std::min<size_t>(command.parameter_list_length, data_out.size());
+  if (available < 8) {
+    return CheckCondition::Of(SenseReason::kParameterListLengthError);
+  }
+  // SBC-3 5.28.2 table 81: UNMAP DATA LENGTH (0-1), UNMAP BLOCK DESCRIPTOR
+  // DATA LENGTH (2-3), reserved (4-7), then 16-byte descriptors. A partial
+  // last descriptor is ignored; so is anything past the parameter list.
+  const size_t descriptor_bytes =
+      std::min<size_t>(LoadBe16(&data_out[2]), available - 8);
+  const size_t count = descriptor_bytes / 16;
+  if (count > info.max_unmap_descriptors) {
+    return CheckCondition::InvalidFieldInParameterList(2);
+  }
+  extents.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t* d = &data_out[8 + 16 * i];
+    UnmapExtent extent{LoadBe64(d), LoadBe32(d + 8)};
+    if (extent.blocks > info.max_unmap_lba_count) {
+      return CheckCondition::InvalidFieldInParameterList(
+          static_cast<uint16_t>(8 + 16 * i + 8));
+    }
+    if (!RangeFits(extent.lba, extent.blocks, info.capacity_blocks)) {
+      return CheckCondition::Of(SenseReason::kLbaOutOfRange);
+    }
+    if (extent.blocks != 0) extents.push_back(extent);
+  }
+  return extents;
+}
+
+std::optional<CheckCondition> CheckDataOut(const PreparedCommand& command,
+                                           size_t data_out_size, uint32_t block_size) {
+  const bool needs_one_block =
+      command.kind == CommandKind::kWriteSame ||
+      (command.kind == CommandKind::kVerify && command.bytchk == 3 && command.blocks > 0);
+  if (needs_one_block && data_out_size < block_size) {
+    return CheckCondition::Of(SenseReason::kInvalidFieldInInformationUnit);
+  }
+  return std::nullopt;
+}
+
+CheckCondition StoreErrorToCheckCondition(const absl::Status& status, StoreOp op) {
+  static constexpr const char* kOpNames[] = {"read", "write", "flush", "unmap"};
+  LOG_EVERY_N(WARNING, 100) << "backing store " << kOpNames[static_cast<int>(op)]
+                            << " failed (" << google::COUNTER << " so far): " << status;
+  const std::optional<int> error_number = backend::ErrnoFromStatus(status);
+  if (error_number.has_value()) {
+    switch (*error_number) {
+      case ENOSPC:
+      case EDQUOT:
+        return CheckCondition::Of(SenseReason::kSpaceAllocationFailedWriteProtect);
+      case EIO:
+        return CheckCondition::Of(op == StoreOp::kRead ? SenseReason::kUnrecoveredReadError
+                                                       : SenseReason::kWriteError);
+      case EROFS:
+        return CheckCondition::Of(SenseReason::kWriteProtected);
+      default:
+        break;
+    }
+  }
+  if (status.code() == absl::StatusCode::kOutOfRange) {
+    return CheckCondition::Of(SenseReason::kLbaOutOfRange);
+  }
+  return CheckCondition::Of(SenseReason::kInternalTargetFailure);
+}
+
+BlockResult ExecuteRead(backend::BlockStore& store, const PreparedCommand& command,
+                        uint32_t block_size, uint32_t max_bytes,
+                        std::vector<uint8_t>& data_in) {
+  const uint64_t bytes =
+      std::min<uint64_t>(uint64_t{command.blocks} * block_size, max_bytes);
+  data_in.assign(bytes, 0);
+  if (bytes == 0) return std::nullopt;
+  absl::Status status = store.Read(command.lba * block_size, absl::MakeSpan(data_in));
+  if (!status.ok()) {
+    data_in.clear();
+    return StoreErrorToCheckCondition(status, StoreOp::kRead);
+  }
+  return std::nullopt;
+}
+
+BlockResult ExecuteWrite(backend::BlockStore& store, const PreparedCommand& command,
+                         uint32_t block_size, absl::Span<const uint8_t> data_out) {
+  const uint64_t blocks = std::min<uint64_t>(command.blocks, data_out.size() / block_size);
+  if (blocks == 0) return std::nullopt;
+  absl::Status status = store.Write(command.lba * block_size,
+                                    data_out.subspan(0, blocks * block_size), command.fua);
+  if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kWrite);
+  return std::nullopt;
+}
+
+namespace {
+
+// CompareWithMedium reads [offset, offset + total) in chunks and compares
+// each byte `at` with expected(at); the first difference is a MISCOMPARE
+// whose INFORMATION is `at` (SBC-3 5.33, 5.2 for COMPARE AND WRITE).
+template <typename Expected>
+BlockResult CompareWithMedium(backend::BlockStore& store, uint64_t offset, uint64_t total,
+                              uint32_t block_size, Expected expected) {
+  if (total == 0) return std::nullopt;
+  std::vector<uint8_t> medium(std::min<uint64_t>(
+      total, std::max<uint64_t>(kChunkBytes / block_size, 1) * block_size));
+  for (uint64_t done = 0; done < total;) {
+    const uint64_t n = std::min<uint64_t>(total - done, medium.size());
+    absl::Status status = store.Read(offset + done, absl::MakeSpan(medium.data(), n));
+    if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kRead);
+    if constexpr (!std::is_same_v<Expected, std::nullptr_t>) {
+      for (uint64_t i = 0; i < n; ++i) {
+        if (medium[i] != expected(done + i)) return CheckCondition::Miscompare(done + i);
+      }
+    }
+    done += n;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+BlockResult ExecuteVerify(backend::BlockStore& store, const PreparedCommand& command,
+                          uint32_t block_size, absl::Span<const uint8_t> data_out) {
+  if (command.bytchk == 0 || command.blocks == 0) return std::nullopt;
+  const uint64_t offset = command.lba * block_size;
+  if (command.bytchk == 1) {
+    const uint64_t total =
+        std::min<uint64_t>(command.blocks, data_out.size() / block_size) * block_size;
+    return CompareWithMedium(store, offset, total, block_size,
+                             [&](uint64_t at) { return data_out[at]; });
+  }
+  // BYTCHK=3: every block compares with data-out block 0.
+  return CompareWithMedium(store, offset, uint64_t{command.blocks} * block_size, block_size,
+                           [&](uint64_t at) { return data_out[at % block_size]; });
+}
+
+BlockResult ExecuteWriteAndVerify(backend::BlockStore& store, const PreparedCommand& command,
+                                  uint32_t block_size, absl::Span<const uint8_t> data_out) {
+  const uint64_t blocks = std::min<uint64_t>(command.blocks, data_out.size() / block_size);
+  if (blocks == 0) return std::nullopt;
+  const uint64_t offset = command.lba * block_size;
+  const absl::Span<const uint8_t> data = data_out.subspan(0, blocks * block_size);
+  // Verification is against the medium, so the write must reach it first.
+  absl::Status status = store.Write(offset, data, /*fua=*/true);
+  if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kWrite);
+  if (command.bytchk == 0) {
+    // Medium verification: every written block must read back.
+    return CompareWithMedium(store, offset, data.size(), block_size, nullptr);
+  }
+  return CompareWithMedium(store, offset, data.size(), block_size,
+                           [&](uint64_t at) { return data[at]; });
+}
+
+BlockResult ExecuteSynchronizeCache(backend::BlockStore& store) {
+  absl::Status status = store.Flush();
+  if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kFlush);
+  return std::nullopt;
+}
+
+BlockResult ExecuteWriteSame(backend::BlockStore& store, const PreparedCommand& command,
+                             uint32_t block_size, absl::Span<const uint8_t> data_out) {
+  const absl::Span<const uint8_t> block = data_out.subspan(0, block_size);
+  const uint64_t offset = command.lba * block_size;
+  const uint64_t total = uint64_t{command.blocks} * block_size;
+  if (command.unmap && AllZero(block)) {
+    // Deallocated blocks read as zeros (LBPRZ=1), which is what was asked.
+    absl::Status status = store.Unmap(offset, total);
+    if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kUnmap);
+    return std::nullopt;
+  }
+  const uint64_t chunk_blocks = std::max<uint64_t>(kChunkBytes / block_size, 1);
+  std::vector<uint8_t> pattern(std::min<uint64_t>(command.blocks, chunk_blocks) * block_size);
+  for (size_t at = 0; at < pattern.size(); at += block_size) {
+    std::memcpy(&pattern[at], block.data(), block_size);
+  }
+  for (uint64_t done = 0; done < total;) {
+    const uint64_t n = std::min<uint64_t>(total - done, pattern.size());
+    absl::Status status = store.Write(offset + done, absl::MakeConstSpan(pattern.data(), n),
+                                      /*fua=*/false);
+    if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kWrite);
+    done += n;
+  }
+  return std::nullopt;
+}
+
+BlockResult ExecuteUnmap(backend::BlockStore& store,
+                         const std::vector<UnmapExtent>& extents, uint32_t block_size) {
+  for (const UnmapExtent& extent : extents) {
+    absl::Status status = store.Unmap(extent.lba * block_size,
+                                      uint64_t{extent.blocks} * block_size);
+    if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kUnmap);
+  }
+  return std::nullopt;
+}
+
+}  // namespace iscsi_csi::target::scsi
