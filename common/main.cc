@@ -2,11 +2,11 @@
 //   controller  CSI Identity + Controller with the embedded iSCSI target
 //   node        CSI Identity + Node (open-iscsi initiator, mkfs, mount)
 //   target      the iSCSI target alone (tests, benchmarks, users who want only the target)
-#include <iostream>
 #include <vector>
 
 #include "common/cli.h"
 #include "common/server.h"
+#include "common/target_command.h"
 #include "common/version.h"
 #include "controller/controller_mode.h"
 #include "glog/logging.h"
@@ -19,21 +19,10 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
 
-  iscsi_csi::Subcommand target;
-  target.name = "target";
-  target.summary = "the iSCSI target alone (not implemented yet)";
-  target.description =
-      "Serves the embedded iSCSI target without CSI. Not implemented yet: it arrives with the "
-      "target protocol issue.";
-  target.run = [] {
-    std::cerr << "iscsi-csi target: not implemented yet\n";
-    return 3;
-  };
-
   std::vector<iscsi_csi::Subcommand> commands = {
       iscsi_csi::controller::ControllerSubcommand(iscsi_csi::kVersion),
       iscsi_csi::node::NodeSubcommand(iscsi_csi::kVersion),
-      target,
+      iscsi_csi::TargetSubcommand(),
   };
   return iscsi_csi::RunCli(argc, argv, commands, iscsi_csi::kVersion);
 }

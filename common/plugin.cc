@@ -1,6 +1,11 @@
 #include "common/plugin.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +21,21 @@ std::shared_ptr<prometheus::Registry> ProcessRegistry() {
   static auto* registry = new std::shared_ptr<prometheus::Registry>(
       std::make_shared<prometheus::Registry>());
   return *registry;
+}
+
+absl::Status EnsureWritableDirectory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat("create directory ", dir, ": ", ec.message()));
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " is not a directory"));
+  }
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " is not writable: ", strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateCommonFlags() {

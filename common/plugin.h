@@ -34,6 +34,10 @@ struct PluginMode {
 // The registry every metric of the process is registered in (served at --metrics-address).
 std::shared_ptr<prometheus::Registry> ProcessRegistry();
 
+// EnsureWritableDirectory creates `dir` (and its parents) when missing and checks that it is a
+// directory this process can write to. FailedPrecondition names the directory and the reason.
+absl::Status EnsureWritableDirectory(const std::string& dir);
+
 // ValidateCommonFlags checks the values that need more than their type's parser.
 absl::Status ValidateCommonFlags();
 

@@ -1,6 +1,7 @@
-// node_mode: `iscsi-csi node`: CSI Identity + Node on every node. The Node service arrives with
-// its issue; today the mode checks its identity, prepares its state directory and serves
-// Identity.
+// node_mode: `iscsi-csi node`: CSI Identity + Node on every node. It builds the host layer
+// (command runner, mounter, sysfs), the staging store under <data-dir>/staging, the Stager and the
+// Node service; reconciles staging records with the host before Probe turns ready; then serves
+// until SIGTERM/SIGINT.
 #ifndef ISCSI_CSI_NODE_NODE_MODE_H_
 #define ISCSI_CSI_NODE_NODE_MODE_H_
 

@@ -12,7 +12,13 @@ packages=(
   libgtest-dev libgmock-dev
   # iSCSI client library and tools for tests and demos (iscsi-ls, iscsi-inq, iscsi-test-cu)
   libiscsi-dev libiscsi-bin
+  # node plugin: initiator, filesystems, mounts, SCSI inquiry (and its integration tests)
+  open-iscsi e2fsprogs xfsprogs util-linux mount sg3-utils
+  # chart and image tests: Helm comes from npm as a zip; the image root filesystem from debootstrap
+  debootstrap unzip
 )
+# Chart tests (Helm from npm, schemas in Node.js); never replaces a Node.js from elsewhere.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: run as root (it calls apt-get)" >&2

@@ -3,6 +3,7 @@
 #include "target/scsi/cdb.h"
 
 #include "target/scsi/byte_order.h"
+#include "target/scsi/opcodes.h"
 
 namespace iscsi_csi::target::scsi {
 namespace {
@@ -181,10 +182,21 @@ Result ParseReadCapacity10(absl::Span<const uint8_t> cdb, PreparedCommand c) {
   return c;
 }
 
-Result ParseServiceActionIn16(absl::Span<const uint8_t> cdb, PreparedCommand c) {
-  const uint8_t service_action = cdb[1] & 0x1f;
-  if (service_action != static_cast<uint8_t>(ServiceActionIn16::kReadCapacity16)) {
-    return InvalidOpcode();  // GET LBA STATUS and friends: next milestone
+Result ParseGetLbaStatus(absl::Span<const uint8_t> cdb, PreparedCommand c,
+                         const CdbLimits& limits) {
+  // SBC-3 5.7: STARTING LOGICAL BLOCK ADDRESS past the last LBA is out of range.
+  c.kind = CommandKind::kGetLbaStatus;
+  c.lba = LoadBe64(&cdb[2]);
+  c.allocation_length = LoadBe32(&cdb[10]);
+  if (c.lba >= limits.capacity_blocks) return CheckCondition::Of(SenseReason::kLbaOutOfRange);
+  return c;
+}
+
+Result ParseServiceActionIn16(absl::Span<const uint8_t> cdb, PreparedCommand c,
+                              const CdbLimits& limits) {
+  c.service_action = cdb[1] & 0x1f;
+  if (c.service_action == static_cast<uint8_t>(ServiceActionIn16::kGetLbaStatus)) {
+    return ParseGetLbaStatus(cdb, c, limits);
   }
   c.kind = CommandKind::kReadCapacity16;
   if ((cdb[14] & 0x01) == 0 && LoadBe64(&cdb[2]) != 0) {
@@ -202,40 +214,156 @@ Result ParseReportLuns(absl::Span<const uint8_t> cdb, PreparedCommand c) {
   return c;
 }
 
-// The opcodes this logical unit executes today.
-bool IsImplemented(ScsiOp op) {
-  switch (op) {
-    case ScsiOp::kTestUnitReady:
-    case ScsiOp::kRequestSense:
-    case ScsiOp::kInquiry:
-    case ScsiOp::kModeSense6:
-    case ScsiOp::kModeSense10:
-    case ScsiOp::kReadCapacity10:
-    case ScsiOp::kServiceActionIn16:
-    case ScsiOp::kReportLuns:
-    case ScsiOp::kRead6:
-    case ScsiOp::kRead10:
-    case ScsiOp::kRead12:
-    case ScsiOp::kRead16:
-    case ScsiOp::kWrite6:
-    case ScsiOp::kWrite10:
-    case ScsiOp::kWrite12:
-    case ScsiOp::kWrite16:
-    case ScsiOp::kWriteAndVerify10:
-    case ScsiOp::kWriteAndVerify12:
-    case ScsiOp::kWriteAndVerify16:
-    case ScsiOp::kVerify10:
-    case ScsiOp::kVerify12:
-    case ScsiOp::kVerify16:
-    case ScsiOp::kSynchronizeCache10:
-    case ScsiOp::kSynchronizeCache16:
-    case ScsiOp::kWriteSame10:
-    case ScsiOp::kWriteSame16:
-    case ScsiOp::kUnmap:
-      return true;
-    default:
-      return false;
+Result ParseCompareAndWrite(absl::Span<const uint8_t> cdb, PreparedCommand c,
+                            const CdbLimits& limits) {
+  // SBC-3 5.2 table 20: WRPROTECT(7-5) DPO(4) FUA(3) FUA_NV(1); LBA 2-9;
+  // NUMBER OF LOGICAL BLOCKS in byte 13.
+  if ((cdb[1] & 0xe0) != 0) return CheckCondition::InvalidFieldInCdb(1, 7);
+  c.dpo = (cdb[1] & 0x10) != 0;
+  c.fua = (cdb[1] & 0x08) != 0;
+  c.lba = LoadBe64(&cdb[2]);
+  c.blocks = cdb[13];
+  c.length_field_offset = 13;
+  if (c.blocks > limits.max_compare_and_write_blocks) {
+    return CheckCondition::InvalidFieldInCdb(13);
   }
+  if (!RangeFits(c.lba, c.blocks, limits.capacity_blocks)) {
+    return CheckCondition::Of(SenseReason::kLbaOutOfRange);
+  }
+  return c;
+}
+
+Result ParsePrefetch(absl::Span<const uint8_t> cdb, PreparedCommand c,
+                     const CdbLimits& limits) {
+  // SBC-3 5.10/5.11: IMMED (byte 1 bit 1); a range check and nothing else.
+  c.immed = (cdb[1] & 0x02) != 0;
+  LoadLbaAndLength(cdb, c);
+  if (!RangeFits(c.lba, c.blocks, limits.capacity_blocks)) {
+    return CheckCondition::Of(SenseReason::kLbaOutOfRange);
+  }
+  return c;
+}
+
+Result ParseStartStopUnit(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  // SBC-3 5.25 table 76: byte 4 POWER CONDITION(7-4) NO_FLUSH(2) LOEJ(1)
+  // START(0). The medium is not removable (RMB=0), so LOEJ=1 is invalid.
+  c.immed = (cdb[1] & 0x01) != 0;
+  c.power_condition = cdb[4] >> 4;
+  c.start = (cdb[4] & 0x01) != 0;
+  // 0h START_VALID, 1h ACTIVE, 2h IDLE, 3h STANDBY, 7h LU_CONTROL,
+  // Ah/Bh FORCE_IDLE_0/STANDBY_0; everything else is reserved.
+  switch (c.power_condition) {
+    case 0x0: case 0x1: case 0x2: case 0x3: case 0x7: case 0xa: case 0xb:
+      break;
+    default:
+      return CheckCondition::InvalidFieldInCdb(4, 7);
+  }
+  if (c.power_condition == 0 && (cdb[4] & 0x02) != 0) {
+    return CheckCondition::InvalidFieldInCdb(4, 1);
+  }
+  return c;
+}
+
+Result ParseMaintenanceIn(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  c.service_action = cdb[1] & 0x1f;
+  c.allocation_length = LoadBe32(&cdb[6]);
+  if (c.service_action ==
+      static_cast<uint8_t>(MaintenanceIn::kReportSupportedOperationCodes)) {
+    // SPC-4 6.35.1 table 276.
+    c.kind = CommandKind::kReportSupportedOpcodes;
+    c.rctd = (cdb[2] & 0x80) != 0;
+    c.reporting_options = cdb[2] & 0x07;
+    if (c.reporting_options > 3) return CheckCondition::InvalidFieldInCdb(2, 2);
+    c.requested_opcode = cdb[3];
+    c.requested_service_action = LoadBe16(&cdb[4]);
+    return c;
+  }
+  // REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS (SPC-4 6.37).
+  c.kind = CommandKind::kReportSupportedTmfs;
+  c.reptd = (cdb[2] & 0x80) != 0;
+  return c;
+}
+
+Result ParseModeSelect(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  // SPC-4 6.9/6.10: PF (byte 1 bit 4), SP (bit 0).
+  c.kind = CommandKind::kModeSelect;
+  c.pf = (cdb[1] & 0x10) != 0;
+  c.sp = (cdb[1] & 0x01) != 0;
+  c.parameter_list_length = c.cdb_length == 6 ? cdb[4] : LoadBe16(&cdb[7]);
+  // No saved pages: SP=1 is an invalid field (SPC-4 6.9).
+  if (c.sp) return CheckCondition::InvalidFieldInCdb(1, 0);
+  // Only page-format parameters are understood.
+  if (!c.pf && c.parameter_list_length != 0) return CheckCondition::InvalidFieldInCdb(1, 4);
+  return c;
+}
+
+Result ParseLogSense(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  // SPC-4 6.8 table 150: PPC(1) SP(0); PC(7-6) PAGE CODE(5-0); SUBPAGE;
+  // PARAMETER POINTER (5-6); ALLOCATION LENGTH (7-8).
+  c.kind = CommandKind::kLogSense;
+  if ((cdb[1] & 0x01) != 0) return CheckCondition::InvalidFieldInCdb(1, 0);  // SP
+  if ((cdb[1] & 0x02) != 0) return CheckCondition::InvalidFieldInCdb(1, 1);  // PPC
+  c.page_control = cdb[2] >> 6;
+  c.page_code = cdb[2] & 0x3f;
+  c.subpage_code = cdb[3];
+  c.parameter_pointer = LoadBe16(&cdb[5]);
+  c.allocation_length = LoadBe16(&cdb[7]);
+  return c;
+}
+
+Result ParseReserveRelease(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  // SPC-2 7.21/7.22 (RESERVE/RELEASE(10)): third-party reservations
+  // (3RDPTY, byte 1 bit 4) are not supported; the 6-byte forms have only
+  // obsolete fields.
+  if (c.cdb_length == 10 && (cdb[1] & 0x10) != 0) return CheckCondition::InvalidFieldInCdb(1, 4);
+  return c;
+}
+
+Result ParsePersistentReserveIn(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  // SPC-4 6.13.1 table 160.
+  c.kind = CommandKind::kPersistentReserveIn;
+  c.service_action = cdb[1] & 0x1f;
+  if (c.service_action > static_cast<uint8_t>(PrInAction::kReadFullStatus)) {
+    return CheckCondition::InvalidFieldInCdb(1, 4);
+  }
+  c.allocation_length = LoadBe16(&cdb[7]);
+  return c;
+}
+
+Result ParsePersistentReserveOut(absl::Span<const uint8_t> cdb, PreparedCommand c) {
+  // SPC-4 6.14.1 table 177: SERVICE ACTION (byte 1), SCOPE(7-4) TYPE(3-0)
+  // (byte 2), PARAMETER LIST LENGTH (5-8).
+  c.kind = CommandKind::kPersistentReserveOut;
+  c.service_action = cdb[1] & 0x1f;
+  if (c.service_action > static_cast<uint8_t>(PrOutAction::kRegisterAndIgnoreExistingKey)) {
+    return CheckCondition::InvalidFieldInCdb(1, 4);  // REGISTER AND MOVE not offered
+  }
+  c.pr_scope = cdb[2] >> 4;
+  c.pr_type = cdb[2] & 0x0f;
+  c.parameter_list_length = LoadBe32(&cdb[5]);
+  const auto action = static_cast<PrOutAction>(c.service_action);
+  const bool uses_type = action == PrOutAction::kReserve || action == PrOutAction::kRelease ||
+                         action == PrOutAction::kPreempt ||
+                         action == PrOutAction::kPreemptAndAbort;
+  if (uses_type) {
+    if (c.pr_scope != 0) return CheckCondition::InvalidFieldInCdb(2, 7);  // LU_SCOPE only
+    switch (c.pr_type) {
+      case 0x1: case 0x3: case 0x5: case 0x6: case 0x7: case 0x8:
+        break;
+      default:
+        // PREEMPT without a reservation to take ignores TYPE; the state
+        // machine decides (SPC-4 5.13.11.2.4).
+        if (action != PrOutAction::kPreempt && action != PrOutAction::kPreemptAndAbort) {
+          return CheckCondition::InvalidFieldInCdb(2, 3);
+        }
+    }
+  }
+  // SPC-4 6.14.1: the parameter list is 24 bytes for every service action
+  // but REGISTER AND MOVE (and longer only with SPEC_I_PT, unsupported).
+  if (c.parameter_list_length != 24) {
+    return CheckCondition::Of(SenseReason::kParameterListLengthError);
+  }
+  return c;
 }
 
 }  // namespace
@@ -265,8 +393,20 @@ CdbParseResult ParseCdb(absl::Span<const uint8_t> cdb, const CdbLimits& limits) 
   PreparedCommand c;
   c.op = static_cast<ScsiOp>(opcode);
   c.cdb_length = length;
-  if (!IsImplemented(c.op)) return InvalidOpcode();
-  if (cdb.size() < length) return CheckCondition::InvalidFieldInCdb(0);
+  if (cdb.size() < length) {
+    if (FindSupportedCommand(opcode, std::nullopt) == nullptr &&
+        !OpcodeHasServiceActions(opcode)) {
+      return InvalidOpcode();
+    }
+    return CheckCondition::InvalidFieldInCdb(0);
+  }
+  // Only what the supported-commands table lists runs. PERSISTENT RESERVE
+  // IN/OUT with an unknown service action is an invalid field (checked by
+  // their parsers); other unknown service actions are unsupported commands.
+  if (FindSupportedCommand(opcode, ServiceActionOf(cdb)) == nullptr &&
+      c.op != ScsiOp::kPersistentReserveIn && c.op != ScsiOp::kPersistentReserveOut) {
+    return InvalidOpcode();
+  }
 
   // CONTROL byte (SAM-5 5.2): NACA needs NormACA support (INQUIRY says 0);
   // linked commands (LINK, bit 0) are obsolete and unsupported.
@@ -294,7 +434,7 @@ CdbParseResult ParseCdb(absl::Span<const uint8_t> cdb, const CdbLimits& limits) 
       c.kind = CommandKind::kReadCapacity10;
       return ParseReadCapacity10(cdb, c);
     case ScsiOp::kServiceActionIn16:
-      return ParseServiceActionIn16(cdb, c);
+      return ParseServiceActionIn16(cdb, c, limits);
     case ScsiOp::kReportLuns:
       c.kind = CommandKind::kReportLuns;
       return ParseReportLuns(cdb, c);
@@ -335,6 +475,35 @@ CdbParseResult ParseCdb(absl::Span<const uint8_t> cdb, const CdbLimits& limits) 
     case ScsiOp::kUnmap:
       c.kind = CommandKind::kUnmap;
       return ParseUnmap(cdb, c);
+    case ScsiOp::kCompareAndWrite:
+      c.kind = CommandKind::kCompareAndWrite;
+      return ParseCompareAndWrite(cdb, c, limits);
+    case ScsiOp::kPrefetch10:
+    case ScsiOp::kPrefetch16:
+      c.kind = CommandKind::kPrefetch;
+      return ParsePrefetch(cdb, c, limits);
+    case ScsiOp::kStartStopUnit:
+      c.kind = CommandKind::kStartStopUnit;
+      return ParseStartStopUnit(cdb, c);
+    case ScsiOp::kMaintenanceIn:
+      return ParseMaintenanceIn(cdb, c);
+    case ScsiOp::kModeSelect6:
+    case ScsiOp::kModeSelect10:
+      return ParseModeSelect(cdb, c);
+    case ScsiOp::kLogSense:
+      return ParseLogSense(cdb, c);
+    case ScsiOp::kReserve6:
+    case ScsiOp::kReserve10:
+      c.kind = CommandKind::kReserve6;
+      return ParseReserveRelease(cdb, c);
+    case ScsiOp::kRelease6:
+    case ScsiOp::kRelease10:
+      c.kind = CommandKind::kRelease6;
+      return ParseReserveRelease(cdb, c);
+    case ScsiOp::kPersistentReserveIn:
+      return ParsePersistentReserveIn(cdb, c);
+    case ScsiOp::kPersistentReserveOut:
+      return ParsePersistentReserveOut(cdb, c);
     default:
       return InvalidOpcode();
   }

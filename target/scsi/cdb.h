@@ -34,6 +34,18 @@ enum class CommandKind : uint8_t {
   kSynchronizeCache,
   kWriteSame,
   kUnmap,
+  kCompareAndWrite,
+  kGetLbaStatus,
+  kPrefetch,
+  kStartStopUnit,
+  kReportSupportedOpcodes,
+  kReportSupportedTmfs,
+  kModeSelect,
+  kLogSense,
+  kReserve6,   // RESERVE(6)/(10): SPC-2 reservations
+  kRelease6,   // RELEASE(6)/(10)
+  kPersistentReserveIn,
+  kPersistentReserveOut,
 };
 
 // Limits the parser checks CDB fields against (a snapshot per command).
@@ -41,6 +53,7 @@ struct CdbLimits {
   uint64_t capacity_blocks = 0;
   uint32_t max_transfer_blocks = 0;    // Block Limits VPD MAXIMUM TRANSFER LENGTH
   uint32_t max_write_same_blocks = 0;  // Block Limits VPD MAXIMUM WRITE SAME LENGTH
+  uint32_t max_compare_and_write_blocks = 0;  // Block Limits VPD (byte 5)
 };
 
 // A validated command. Only the fields of its kind are meaningful.
@@ -75,16 +88,44 @@ struct PreparedCommand {
   bool desc = false;         // REQUEST SENSE: descriptor format
   uint8_t select_report = 0; // REPORT LUNS
 
+  // Service action (SERVICE ACTION IN(16), MAINTENANCE IN, PERSISTENT
+  // RESERVE IN/OUT).
+  uint8_t service_action = 0;
+  // REPORT SUPPORTED OPERATION CODES (SPC-4 6.35).
+  uint8_t reporting_options = 0;
+  bool rctd = false;
+  uint8_t requested_opcode = 0;
+  uint16_t requested_service_action = 0;
+  bool reptd = false;  // REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS
+  // MODE SELECT: PF and SP bits.
+  bool pf = false;
+  bool sp = false;
+  // START STOP UNIT.
+  bool start = false;
+  uint8_t power_condition = 0;
+  // PERSISTENT RESERVE OUT: SCOPE and TYPE (byte 2).
+  uint8_t pr_scope = 0;
+  uint8_t pr_type = 0;
+  // LOG SENSE: parameter pointer.
+  uint16_t parameter_pointer = 0;
+
   // True for commands that change the medium (refused on read-only LUNs).
   bool ModifiesMedium() const {
     return kind == CommandKind::kWrite || kind == CommandKind::kWriteAndVerify ||
-           kind == CommandKind::kWriteSame || kind == CommandKind::kUnmap;
+           kind == CommandKind::kWriteSame || kind == CommandKind::kUnmap ||
+           kind == CommandKind::kCompareAndWrite;
   }
-  // True for commands that touch the backing store (run on the I/O pool).
+  // True for commands that touch the backing store or may wait (run on the
+  // I/O pool, never inline in Submit). PERSISTENT RESERVE OUT is here
+  // because PREEMPT AND ABORT waits for the tasks it aborts and APTPL
+  // writes the state file; MODE SELECT because turning WCE off flushes.
   bool UsesBackingStore() const {
     return kind == CommandKind::kRead || kind == CommandKind::kWrite ||
-           kind == CommandKind::kWriteAndVerify || kind == CommandKind::kVerify || kind == CommandKind::kSynchronizeCache ||
-           kind == CommandKind::kWriteSame || kind == CommandKind::kUnmap;
+           kind == CommandKind::kWriteAndVerify || kind == CommandKind::kVerify ||
+           kind == CommandKind::kSynchronizeCache || kind == CommandKind::kWriteSame ||
+           kind == CommandKind::kUnmap || kind == CommandKind::kCompareAndWrite ||
+           kind == CommandKind::kGetLbaStatus || kind == CommandKind::kPersistentReserveOut ||
+           kind == CommandKind::kModeSelect;
   }
 };
 
@@ -94,8 +135,9 @@ using CdbParseResult = std::variant<PreparedCommand, CheckCondition>;
 // (SPC-4 4.2.5.1); 0 for groups with vendor-specific or variable lengths.
 uint8_t CdbLengthForOpcode(uint8_t opcode);
 
-// ParseCdb validates `cdb` against `limits`. Unknown or not-yet-implemented
-// opcodes give INVALID COMMAND OPERATION CODE.
+// ParseCdb validates `cdb` against `limits`. Opcodes (and service actions)
+// missing from the supported-commands table (opcodes.h) give INVALID
+// COMMAND OPERATION CODE.
 CdbParseResult ParseCdb(absl::Span<const uint8_t> cdb, const CdbLimits& limits);
 
 }  // namespace iscsi_csi::target::scsi

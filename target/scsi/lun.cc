@@ -15,7 +15,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "glog/logging.h"
+#include "target/backend/atomic_file.h"
 #include "target/scsi/lun_address.h"
+#include "target/scsi/opcodes.h"
 #include "target/scsi/spc.h"
 
 namespace iscsi_csi::target::scsi {
@@ -39,6 +41,7 @@ struct LogicalUnit::TaskContext {
 namespace {
 
 constexpr size_t kMaxPendingUnitAttentions = 16;
+constexpr size_t kMaxReservationFileBytes = 1 << 20;
 
 bool IsPrintableAscii(std::string_view text) {
   return std::all_of(text.begin(), text.end(),
@@ -83,18 +86,40 @@ absl::StatusOr<std::unique_ptr<LogicalUnit>> LogicalUnit::Create(
       config.max_unmap_descriptors == 0) {
     return absl::InvalidArgumentError("create lun: limits must allow one block and one task");
   }
-  return std::unique_ptr<LogicalUnit>(
-      new LogicalUnit(std::move(config), std::move(store), std::move(pool)));
+  if (config.max_compare_and_write_blocks == 0 || config.max_compare_and_write_blocks > 255 ||
+      uint64_t{config.max_compare_and_write_blocks} * config.block_size >
+          config.max_transfer_bytes) {
+    return absl::InvalidArgumentError(
+        "create lun: max compare and write length must be 1..255 blocks within the transfer "
+        "limit");
+  }
+  Reservations reservations;
+  if (!config.persistent_reservation_path.empty()) {
+    absl::StatusOr<std::optional<std::vector<uint8_t>>> saved = backend::ReadSmallFile(
+        config.persistent_reservation_path, kMaxReservationFileBytes);
+    if (!saved.ok()) return saved.status();
+    if (saved->has_value()) {
+      absl::StatusOr<Reservations> loaded = Reservations::DecodeFromPersistence(**saved);
+      if (!loaded.ok()) {
+        return absl::DataLossError(absl::StrCat("create lun: ", config.persistent_reservation_path,
+                                                ": ", loaded.status().message()));
+      }
+      reservations = std::move(*loaded);
+    }
+  }
+  return std::unique_ptr<LogicalUnit>(new LogicalUnit(std::move(config), std::move(store),
+                                                      std::move(pool), std::move(reservations)));
 }
 
 LogicalUnit::LogicalUnit(LogicalUnitConfig config,
                          std::shared_ptr<backend::BlockStore> store,
-                         std::shared_ptr<backend::WorkerPool> pool)
+                         std::shared_ptr<backend::WorkerPool> pool, Reservations reservations)
     : config_(std::move(config)),
       store_(std::move(store)),
       pool_(std::move(pool)),
       capacity_blocks_(store_->Size() / config_.block_size),
-      descriptor_sense_(config_.descriptor_sense) {}
+      descriptor_sense_(config_.descriptor_sense),
+      reservations_(std::move(reservations)) {}
 
 LogicalUnit::~LogicalUnit() { Drain(); }
 
@@ -115,8 +140,11 @@ UnitInfo LogicalUnit::Info() const {
   info.max_unmap_lba_count = 0xffffffffu;  // hole punching costs the same at any size
   info.max_unmap_descriptors = config_.max_unmap_descriptors;
   info.optimal_unmap_granularity = std::max<uint32_t>(1, 4096 / config_.block_size);
+  info.max_compare_and_write_blocks = config_.max_compare_and_write_blocks;
   info.descriptor_sense = descriptor_sense_.load(std::memory_order_relaxed);
   info.task_aborted_status = config_.task_aborted_status;
+  info.write_cache_enabled = write_cache_enabled_.load(std::memory_order_relaxed);
+  info.default_descriptor_sense = config_.descriptor_sense;
   return info;
 }
 
@@ -135,6 +163,25 @@ LogicalUnit::NexusState& LogicalUnit::NexusFor(uint64_t nexus_id) {
   // (SAM-5 6.3.x: the nexus sees the logical unit for the first time).
   if (inserted) it->second.unit_attentions.push_back(SenseReason::kPowerOnResetOccurred);
   return it->second;
+}
+
+PrNexus LogicalUnit::IdentityOf(const ScsiTask& task) {
+  PrNexus identity;
+  if (task.nexus == nullptr) return identity;
+  identity.initiator_port = task.nexus->initiator_port_name;
+  if (task.nexus->target_port != nullptr) {
+    identity.target_port = task.nexus->target_port->target_port_name;
+    identity.relative_target_port_id = task.nexus->target_port->relative_target_port_id;
+    identity.protocol_identifier = task.nexus->target_port->protocol_identifier;
+  }
+  return identity;
+}
+
+void LogicalUnit::AddUnitAttentionFor(const PrNexus& identity, SenseReason reason) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, nexus] : nexuses_) {
+    if (nexus.identity == identity) PushUnitAttention(nexus, reason);
+  }
 }
 
 void LogicalUnit::PushUnitAttention(NexusState& nexus, SenseReason reason) {
@@ -197,7 +244,11 @@ void LogicalUnit::Submit(ScsiTask& task, TaskCompletion done) {
     absl::MutexLock lock(&mu_);
     if (in_flight_ < config_.max_tasks) {
       ++in_flight_;
-      ++NexusFor(ctx->nexus_id).in_flight;
+      NexusState& nexus = NexusFor(ctx->nexus_id);
+      ++nexus.in_flight;
+      if (task.nexus != nullptr && nexus.identity.initiator_port.empty()) {
+        nexus.identity = IdentityOf(task);
+      }
       live_.emplace(ctx, std::move(owned));
     }
   }
@@ -254,7 +305,7 @@ bool LogicalUnit::Prepare(TaskContext* ctx) {
 
   const UnitInfo info = Info();
   const CdbLimits limits{info.capacity_blocks, info.max_transfer_blocks,
-                         info.max_write_same_blocks};
+                         info.max_write_same_blocks, info.max_compare_and_write_blocks};
   CdbParseResult parsed = ParseCdb(cdb, limits);
   if (const auto* condition = std::get_if<CheckCondition>(&parsed)) {
     CompleteWithCheckCondition(ctx, *condition);
@@ -324,7 +375,7 @@ void LogicalUnit::Launch(const StartOrder& order) {
   if (order.claimed == nullptr) {  // inline; no TMF can complete it under us
     if (ctx->task->abort_requested()) {
       CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
-    } else {
+    } else if (!CompleteIfReservationConflict(ctx)) {
       ExecuteQuick(ctx);
     }
     return;
@@ -342,6 +393,7 @@ void LogicalUnit::RunOnWorker(TaskContext* ctx) {
     CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
     return;
   }
+  if (CompleteIfReservationConflict(ctx)) return;
   if (ctx->command.UsesBackingStore()) {
     ExecuteBlock(ctx);
   } else {
@@ -391,6 +443,50 @@ void LogicalUnit::ExecuteQuick(TaskContext* ctx) {
                            command.desc ? SenseFormat::kDescriptor : SenseFormat::kFixed);
       break;
     }
+    case CommandKind::kPrefetch:
+      // SBC-3 5.10: there is no device cache to fill (reads go through the
+      // host page cache), so the blocks are not promised to be cached: GOOD
+      // rather than CONDITION MET, after the range check in ParseCdb.
+      break;
+    case CommandKind::kStartStopUnit:
+      // Power conditions are accepted and change nothing: the medium is
+      // always ready (SBC-3 5.25).
+      break;
+    case CommandKind::kReportSupportedOpcodes: {
+      auto encoded = EncodeReportSupportedOpcodes(command);
+      if (auto* data = std::get_if<std::vector<uint8_t>>(&encoded)) {
+        result = std::move(*data);
+      } else {
+        result = std::get<CheckCondition>(encoded);
+      }
+      break;
+    }
+    case CommandKind::kReportSupportedTmfs:
+      result = EncodeReportSupportedTmfs(command);
+      break;
+    case CommandKind::kLogSense:
+      result = EncodeLogSense(command);
+      break;
+    case CommandKind::kModeSelect:
+      if (auto condition = ExecuteModeSelect(ctx)) result = *condition;
+      break;
+    case CommandKind::kReserve6:
+    case CommandKind::kRelease6:
+      ExecuteReserveRelease(ctx);
+      return;
+    case CommandKind::kPersistentReserveIn: {
+      PrInResult in;
+      {
+        absl::MutexLock lock(&pr_mu_);
+        in = reservations_.PersistentReserveIn(command);
+      }
+      if (in.check.has_value()) {
+        result = *in.check;
+      } else {
+        result = std::move(in.data);
+      }
+      break;
+    }
     case CommandKind::kReportLuns: {
       std::vector<uint64_t> luns;
       if (command.select_report != 0x01) {  // 01h: well-known LUs only; we have none
@@ -427,9 +523,56 @@ void LogicalUnit::ExecuteQuick(TaskContext* ctx) {
 }
 
 void LogicalUnit::ExecuteBlock(TaskContext* ctx) {
+  if (ctx->command.kind == CommandKind::kPersistentReserveOut) {
+    ExecutePersistentReserveOut(ctx);
+    return;
+  }
+  if (ctx->command.kind == CommandKind::kModeSelect) {
+    ExecuteQuick(ctx);  // on the pool: it may flush
+    return;
+  }
+  if (std::optional<CheckCondition> condition = RunBlockCommand(ctx)) {
+    CompleteWithCheckCondition(ctx, *condition);
+    return;
+  }
+  Finish(ctx);
+}
+
+std::optional<CheckCondition> LogicalUnit::RunBlockCommand(TaskContext* ctx) {
   ScsiTask& task = *ctx->task;
-  const PreparedCommand& command = ctx->command;
+  PreparedCommand command = ctx->command;
   const uint32_t block_size = config_.block_size;
+  // WCE=0 (MODE SELECT): every write is durable before its status.
+  const bool write_through = !write_cache_enabled();
+  if (write_through) command.fua = true;
+
+  // Range lock: exclusive for COMPARE AND WRITE, shared for the rest.
+  RangeLock::Guard guard;
+  switch (command.kind) {
+    case CommandKind::kCompareAndWrite:
+      guard = range_lock_.Lock(command.lba, command.blocks, /*exclusive=*/true);
+      break;
+    case CommandKind::kRead:
+    case CommandKind::kWrite:
+    case CommandKind::kWriteAndVerify:
+    case CommandKind::kVerify:
+    case CommandKind::kWriteSame:
+      guard = range_lock_.Lock(command.lba, command.blocks, /*exclusive=*/false);
+      break;
+    case CommandKind::kUnmap:
+      if (!ctx->unmap_extents.empty()) {
+        uint64_t first = UINT64_MAX, end = 0;
+        for (const UnmapExtent& e : ctx->unmap_extents) {
+          first = std::min(first, e.lba);
+          end = std::max(end, e.lba + e.blocks);
+        }
+        guard = range_lock_.Lock(first, end - first, /*exclusive=*/false);
+      }
+      break;
+    default:
+      break;
+  }
+
   BlockResult result;
   switch (command.kind) {
     case CommandKind::kRead:
@@ -451,17 +594,137 @@ void LogicalUnit::ExecuteBlock(TaskContext* ctx) {
       break;
     case CommandKind::kWriteSame:
       result = ExecuteWriteSame(*store_, command, block_size, task.data_out);
+      if (!result.has_value() && write_through) result = ExecuteSynchronizeCache(*store_);
       break;
     case CommandKind::kUnmap:
       result = ExecuteUnmap(*store_, ctx->unmap_extents, block_size);
+      if (!result.has_value() && write_through) result = ExecuteSynchronizeCache(*store_);
+      break;
+    case CommandKind::kCompareAndWrite:
+      result = ExecuteCompareAndWrite(*store_, command, block_size, task.data_out);
+      break;
+    case CommandKind::kGetLbaStatus:
+      result = ExecuteGetLbaStatus(
+          *store_, command, block_size, capacity_blocks(),
+          std::min(command.allocation_length, task.expected_transfer_length), task.data_in);
       break;
     default:
       result = CheckCondition::Of(SenseReason::kInternalTargetFailure);
       break;
   }
-  if (result.has_value()) {
-    CompleteWithCheckCondition(ctx, *result);
+  if (result.has_value()) task.data_in.clear();
+  return result;
+}
+
+// --- reservations and mode parameters ---------------------------------------
+
+bool LogicalUnit::CompleteIfReservationConflict(TaskContext* ctx) {
+  const CommandKind kind = ctx->command.kind;
+  // These decide conflicts themselves (SPC-4 5.13.3 and 5.13.1).
+  if (kind == CommandKind::kPersistentReserveOut || kind == CommandKind::kReserve6 ||
+      kind == CommandKind::kRelease6) {
+    return false;
+  }
+  bool conflict;
+  {
+    absl::MutexLock lock(&pr_mu_);
+    conflict = reservations_.Conflicts(ctx->command, ctx->nexus_id, IdentityOf(*ctx->task));
+  }
+  if (!conflict) return false;
+  CompleteWithStatus(ctx, ScsiStatus::kReservationConflict);
+  return true;
+}
+
+void LogicalUnit::ExecuteReserveRelease(TaskContext* ctx) {
+  bool granted = true;
+  {
+    absl::MutexLock lock(&pr_mu_);
+    if (ctx->command.kind == CommandKind::kReserve6) {
+      granted = reservations_.Reserve6(ctx->nexus_id, IdentityOf(*ctx->task));
+    } else {
+      reservations_.Release6(ctx->nexus_id);
+    }
+  }
+  if (!granted) {
+    CompleteWithStatus(ctx, ScsiStatus::kReservationConflict);
     return;
+  }
+  Finish(ctx);
+}
+
+std::optional<CheckCondition> LogicalUnit::ExecuteModeSelect(TaskContext* ctx) {
+  const ModeSelectResult parsed =
+      ParseModeSelectParameters(ctx->command, ctx->task->data_out, Info());
+  if (const auto* condition = std::get_if<CheckCondition>(&parsed)) return *condition;
+  const ModeSelectChanges& changes = std::get<ModeSelectChanges>(parsed);
+  bool changed = false;
+  if (changes.descriptor_sense.has_value()) {
+    changed |= descriptor_sense_.exchange(*changes.descriptor_sense) != *changes.descriptor_sense;
+  }
+  if (changes.write_cache_enabled.has_value()) {
+    const bool enabling = *changes.write_cache_enabled;
+    changed |= write_cache_enabled_.exchange(enabling) != enabling;
+    // Turning the write cache off: what it held must be durable from now on.
+    if (!enabling) {
+      if (absl::Status status = store_->Flush(); !status.ok()) {
+        return StoreErrorToCheckCondition(status, StoreOp::kFlush);
+      }
+    }
+  }
+  if (changed) {
+    // SPC-4 7.5.1: the other I_T nexuses learn MODE PARAMETERS CHANGED.
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, nexus] : nexuses_) {
+      if (id != ctx->nexus_id) PushUnitAttention(nexus, SenseReason::kModeParametersChanged);
+    }
+  }
+  return std::nullopt;
+}
+
+void LogicalUnit::ExecutePersistentReserveOut(TaskContext* ctx) {
+  const PrNexus me = IdentityOf(*ctx->task);
+  PrOutOutcome outcome;
+  {
+    absl::MutexLock lock(&pr_mu_);
+    Reservations next = reservations_;
+    outcome = next.PersistentReserveOut(ctx->command, ctx->task->data_out, me, ctx->nexus_id);
+    const bool ok = !outcome.conflict && !outcome.check.has_value();
+    if (ok && outcome.state_changed && !config_.persistent_reservation_path.empty()) {
+      absl::Status status = absl::OkStatus();
+      if (next.aptpl()) {
+        status = backend::WriteFileAtomically(config_.persistent_reservation_path,
+                                              next.EncodeForPersistence());
+      } else if (reservations_.aptpl()) {
+        status = backend::RemoveFileDurably(config_.persistent_reservation_path);
+      }
+      if (!status.ok()) {
+        LOG(ERROR) << "lun " << config_.serial << ": persisting reservations failed: " << status;
+        outcome = PrOutOutcome{};
+        outcome.check = CheckCondition::Of(SenseReason::kInternalTargetFailure);
+      }
+    }
+    if (!outcome.conflict && !outcome.check.has_value()) reservations_ = std::move(next);
+  }
+  if (outcome.conflict) {
+    CompleteWithStatus(ctx, ScsiStatus::kReservationConflict);
+    return;
+  }
+  if (outcome.check.has_value()) {
+    CompleteWithCheckCondition(ctx, *outcome.check);
+    return;
+  }
+  for (const auto& [identity, reason] : outcome.unit_attentions) {
+    AddUnitAttentionFor(identity, reason);
+  }
+  if (!outcome.abort_nexuses.empty()) {
+    AbortIdentitiesAndWait(outcome.abort_nexuses, ctx->nexus_id);
+    if (!config_.task_aborted_status) {
+      // TAS=0: the aborted tasks vanish silently, so their initiators are
+      // told (SPC-4 7.5.8, 5.13.11.2.4.3).
+      for (const PrNexus& identity : outcome.abort_nexuses) {
+        AddUnitAttentionFor(identity, SenseReason::kCommandsClearedByAnotherInitiator);
+      }
+    }
   }
   Finish(ctx);
 }
@@ -562,14 +825,35 @@ void LogicalUnit::AbortAndWait(std::optional<uint64_t> nexus_id) {
       +[](WaitFor* w) { return w->lun->NoTasksFor(w->nexus_id); }, &wait_for));
 }
 
+void LogicalUnit::AbortIdentitiesAndWait(const std::vector<PrNexus>& identities,
+                                         uint64_t except_nexus_id) {
+  std::vector<uint64_t> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, nexus] : nexuses_) {
+      if (id == except_nexus_id) continue;
+      if (std::find(identities.begin(), identities.end(), nexus.identity) != identities.end()) {
+        ids.push_back(id);
+      }
+    }
+  }
+  for (uint64_t id : ids) AbortAndWait(id);
+}
+
 void LogicalUnit::AbortTaskSet(uint64_t nexus_id) { AbortAndWait(nexus_id); }
 
 void LogicalUnit::ClearTaskSet() { AbortAndWait(std::nullopt); }
 
 void LogicalUnit::Reset(uint64_t initiator_nexus_id) {
   AbortAndWait(std::nullopt);
-  // Mode parameters go back to their defaults (SAM-5 6.3.3).
+  // Mode parameters go back to their defaults (SAM-5 6.3.3); an SPC-2
+  // reservation is released; persistent reservations stay (SPC-4 5.13.1).
   descriptor_sense_.store(config_.descriptor_sense, std::memory_order_relaxed);
+  write_cache_enabled_.store(true, std::memory_order_relaxed);
+  {
+    absl::MutexLock pr_lock(&pr_mu_);
+    reservations_.ClearSpc2Reservation(std::nullopt);
+  }
   absl::MutexLock lock(&mu_);
   for (auto& [id, nexus] : nexuses_) {
     if (id != initiator_nexus_id) {
@@ -580,6 +864,12 @@ void LogicalUnit::Reset(uint64_t initiator_nexus_id) {
 
 void LogicalUnit::RemoveNexus(uint64_t nexus_id) {
   AbortAndWait(nexus_id);
+  {
+    // I_T nexus loss releases its SPC-2 reservation (SPC-2 5.5.1);
+    // registrations survive (SPC-4 5.13.1).
+    absl::MutexLock pr_lock(&pr_mu_);
+    reservations_.ClearSpc2Reservation(nexus_id);
+  }
   absl::MutexLock lock(&mu_);
   nexuses_.erase(nexus_id);
 }

@@ -8,17 +8,21 @@
 // Threading contract
 //  - Submit, AbortTaskSet, ClearTaskSet, Reset, RemoveNexus, Drain, Resize
 //    and AddUnitAttention may be called from any thread, concurrently.
-//  - Commands that touch the backing store (READ, WRITE, WRITE AND VERIFY,
-//    VERIFY, SYNCHRONIZE CACHE, WRITE SAME, UNMAP) never run on the caller's thread: their
-//    completion runs on a WorkerPool thread. Quick commands (INQUIRY, MODE
-//    SENSE, READ CAPACITY, REPORT LUNS, REQUEST SENSE, TEST UNIT READY) and
-//    every command that ends before its I/O (CHECK CONDITION, TASK SET FULL,
-//    a pending unit attention) may complete inline, inside Submit.
+//  - Commands that touch the backing store or may wait (READ, WRITE, WRITE
+//    AND VERIFY, VERIFY, COMPARE AND WRITE, SYNCHRONIZE CACHE, WRITE SAME,
+//    UNMAP, GET LBA STATUS, MODE SELECT, PERSISTENT RESERVE OUT) never run on
+//    the caller's thread: their completion runs on a WorkerPool thread. Quick
+//    commands (INQUIRY, MODE SENSE, LOG SENSE, READ CAPACITY, REPORT LUNS,
+//    REPORT SUPPORTED OPERATION CODES / TASK MANAGEMENT FUNCTIONS, REQUEST
+//    SENSE, TEST UNIT READY, PRE-FETCH, START STOP UNIT, RESERVE, RELEASE,
+//    PERSISTENT RESERVE IN) and every command that ends before its I/O
+//    (CHECK CONDITION, RESERVATION CONFLICT, TASK SET FULL, a pending unit
+//    attention) may complete inline, inside Submit.
 //  - The completion is called exactly once per Submit, without any lock of
 //    the LogicalUnit held. It may Submit again; it must not call Drain,
 //    AbortTaskSet, ClearTaskSet, Reset or RemoveNexus (they wait for
 //    completions, possibly its own).
-//  - Many tasks run at once; there is no lock around I/O. SIMPLE tasks may
+//  - Many tasks run at once; only LBA range locks (below) order I/O. SIMPLE tasks may
 //    run in any order and concurrently (overlapping writes are the
 //    initiator's business, QUEUE ALGORITHM MODIFIER=1), like LIO. An ORDERED
 //    task starts after every earlier task has completed and holds back the
@@ -55,6 +59,8 @@
 #include "target/backend/block_store.h"
 #include "target/backend/worker_pool.h"
 #include "target/scsi/cdb.h"
+#include "target/scsi/range_lock.h"
+#include "target/scsi/reservations.h"
 #include "target/scsi/sbc.h"
 #include "target/scsi/sense.h"
 #include "target/scsi/task.h"
@@ -76,9 +82,20 @@ struct LogicalUnitConfig {
   uint32_t max_transfer_bytes = 8u << 20;     // Block Limits MAXIMUM TRANSFER LENGTH
   uint32_t max_write_same_bytes = 256u << 20; // Block Limits MAXIMUM WRITE SAME LENGTH
   uint32_t max_unmap_descriptors = 256;
+  // Block Limits MAXIMUM COMPARE AND WRITE LENGTH (1..255 blocks).
+  uint32_t max_compare_and_write_blocks = 64;
   uint32_t max_tasks = 256;  // tasks in flight before TASK SET FULL
   bool descriptor_sense = false;      // Control mode page D_SENSE at start
   bool task_aborted_status = true;    // Control mode page TAS
+  // Where persistent reservations live across restarts when an initiator
+  // asked for APTPL (SPC-4 5.13.5), conventionally "<backing file>.pr".
+  // Empty: nothing is persisted and REPORT CAPABILITIES still says PTPL_C
+  // (the state then lasts as long as this object). Create loads the file
+  // when it exists; a corrupt file fails Create (DataLoss) rather than
+  // silently dropping reservations. Written atomically (tmp + fsync +
+  // rename + directory fsync) on every change while APTPL is in force,
+  // removed when an initiator registers with APTPL=0.
+  std::string persistent_reservation_path;
 };
 
 // Called once per task with the response fields filled in.
@@ -127,8 +144,14 @@ class LogicalUnit {
   // transport raising REPORTED LUNS DATA HAS CHANGED).
   void AddUnitAttention(std::optional<uint64_t> nexus_id, SenseReason reason);
 
-  // Sets the Control mode page D_SENSE bit (until MODE SELECT lands).
+  // Sets the Control mode page D_SENSE bit (MODE SELECT can too).
   void SetDescriptorSense(bool enabled);
+
+  // Caching mode page WCE as MODE SELECT left it (true at start and after
+  // a LOGICAL UNIT RESET). With WCE=0 every write is durable before GOOD.
+  bool write_cache_enabled() const {
+    return write_cache_enabled_.load(std::memory_order_relaxed);
+  }
 
   uint32_t block_size() const { return config_.block_size; }
   uint64_t capacity_blocks() const {
@@ -146,14 +169,19 @@ class LogicalUnit {
   struct NexusState {
     std::deque<SenseReason> unit_attentions;
     uint32_t in_flight = 0;
+    // Who this nexus is for reservations (set from ItNexus on first use).
+    PrNexus identity;
   };
 
   LogicalUnit(LogicalUnitConfig config, std::shared_ptr<backend::BlockStore> store,
-              std::shared_ptr<backend::WorkerPool> pool);
+              std::shared_ptr<backend::WorkerPool> pool, Reservations reservations);
 
   UnitInfo Info() const;
   SenseFormat CurrentSenseFormat() const;
   NexusState& NexusFor(uint64_t nexus_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static PrNexus IdentityOf(const ScsiTask& task);
+  // Unit attentions for every live nexus with this reservation identity.
+  void AddUnitAttentionFor(const PrNexus& identity, SenseReason reason);
   static void PushUnitAttention(NexusState& nexus, SenseReason reason);
 
   // Validation before any I/O; false when `ctx` has already been finished.
@@ -166,6 +194,14 @@ class LogicalUnit {
   void RunOnWorker(TaskContext* ctx);
   void ExecuteQuick(TaskContext* ctx);
   void ExecuteBlock(TaskContext* ctx);
+  // Completes `ctx` with RESERVATION CONFLICT and returns true when a
+  // reservation forbids it (reservations.h).
+  bool CompleteIfReservationConflict(TaskContext* ctx);
+  // MODE SELECT, RESERVE/RELEASE(6/10), PERSISTENT RESERVE IN and OUT.
+  std::optional<CheckCondition> ExecuteModeSelect(TaskContext* ctx);
+  void ExecuteReserveRelease(TaskContext* ctx);
+  void ExecutePersistentReserveOut(TaskContext* ctx);
+  std::optional<CheckCondition> RunBlockCommand(TaskContext* ctx);
 
   void CompleteWithCheckCondition(TaskContext* ctx, const CheckCondition& condition);
   void CompleteWithStatus(TaskContext* ctx, ScsiStatus status);
@@ -173,6 +209,10 @@ class LogicalUnit {
 
   // Aborts matching tasks (all when nullopt) and waits for them.
   void AbortAndWait(std::optional<uint64_t> nexus_id);
+  // Aborts and waits for the tasks of every nexus with one of these
+  // reservation identities except `except_nexus_id` (PREEMPT AND ABORT).
+  void AbortIdentitiesAndWait(const std::vector<PrNexus>& identities,
+                              uint64_t except_nexus_id);
   bool NoTasksFor(std::optional<uint64_t> nexus_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NoTasksInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; }
 
@@ -181,7 +221,13 @@ class LogicalUnit {
   const std::shared_ptr<backend::WorkerPool> pool_;
   std::atomic<uint64_t> capacity_blocks_;
   std::atomic<bool> descriptor_sense_;
+  std::atomic<bool> write_cache_enabled_{true};
   absl::Mutex resize_mu_;
+  RangeLock range_lock_;
+
+  // Reservation state; taken before mu_ when both are needed.
+  absl::Mutex pr_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  Reservations reservations_ ABSL_GUARDED_BY(pr_mu_);
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, NexusState> nexuses_ ABSL_GUARDED_BY(mu_);

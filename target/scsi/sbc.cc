@@ -89,6 +89,10 @@ std::optional<CheckCondition> CheckDataOut(const PreparedCommand& command,
   if (needs_one_block && data_out_size < block_size) {
     return CheckCondition::Of(SenseReason::kInvalidFieldInInformationUnit);
   }
+  if (command.kind == CommandKind::kCompareAndWrite && command.blocks > 0 &&
+      data_out_size != 2 * uint64_t{command.blocks} * block_size) {
+    return CheckCondition::InvalidFieldInCdb(command.length_field_offset);
+  }
   return std::nullopt;
 }
 
@@ -204,6 +208,64 @@ BlockResult ExecuteWriteAndVerify(backend::BlockStore& store, const PreparedComm
 BlockResult ExecuteSynchronizeCache(backend::BlockStore& store) {
   absl::Status status = store.Flush();
   if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kFlush);
+  return std::nullopt;
+}
+
+BlockResult ExecuteCompareAndWrite(backend::BlockStore& store, const PreparedCommand& command,
+                                   uint32_t block_size, absl::Span<const uint8_t> data_out) {
+  const uint64_t bytes = uint64_t{command.blocks} * block_size;
+  if (bytes == 0) return std::nullopt;  // SBC-3 5.2: zero blocks is not an error
+  const uint64_t offset = command.lba * block_size;
+  if (BlockResult miscompare = CompareWithMedium(store, offset, bytes, block_size,
+                                                 [&](uint64_t at) { return data_out[at]; })) {
+    return miscompare;
+  }
+  absl::Status status = store.Write(offset, data_out.subspan(bytes, bytes), command.fua);
+  if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kWrite);
+  return std::nullopt;
+}
+
+BlockResult ExecuteGetLbaStatus(backend::BlockStore& store, const PreparedCommand& command,
+                                uint32_t block_size, uint64_t capacity_blocks,
+                                uint32_t max_bytes, std::vector<uint8_t>& data_in) {
+  // SBC-3 5.7.2 table 36: PARAMETER DATA LENGTH (0-3), reserved (4-7), then
+  // 16-byte LBA status descriptors: LBA (0-7), NUMBER OF LOGICAL BLOCKS
+  // (8-11), PROVISIONING STATUS (12, bits 3-0: 0 mapped, 1 deallocated).
+  constexpr size_t kMaxDescriptors = 64;
+  const size_t wanted = std::clamp<size_t>(max_bytes >= 8 ? (max_bytes - 8) / 16 : 0, 1,
+                                           kMaxDescriptors);
+  std::vector<uint8_t> out(8, 0);
+  uint64_t lba = command.lba;
+  while (lba < capacity_blocks && (out.size() - 8) / 16 < wanted) {
+    absl::StatusOr<backend::MappingRun> run = store.GetMapping(lba * block_size);
+    if (!run.ok()) return StoreErrorToCheckCondition(run.status(), StoreOp::kRead);
+    const uint64_t end_byte = lba * block_size + run->length;
+    // A block partly mapped counts as mapped: round mapped runs up and
+    // deallocated runs down to whole blocks.
+    uint64_t end = run->mapped ? (end_byte + block_size - 1) / block_size : end_byte / block_size;
+    bool mapped = run->mapped;
+    if (end <= lba) {
+      mapped = true;
+      end = lba + 1;
+    }
+    end = std::min(end, capacity_blocks);
+    const uint64_t count = std::min<uint64_t>(end - lba, 0xffffffffu);
+    // Merge with the previous descriptor when the state did not change.
+    if (out.size() > 8 && ((out[out.size() - 4] & 0x0f) == 0) == mapped &&
+        LoadBe32(&out[out.size() - 8]) + count <= 0xffffffffu) {
+      StoreBe32(&out[out.size() - 8], static_cast<uint32_t>(LoadBe32(&out[out.size() - 8]) + count));
+    } else {
+      const size_t at = out.size();
+      out.resize(at + 16, 0);
+      StoreBe64(&out[at], lba);
+      StoreBe32(&out[at + 8], static_cast<uint32_t>(count));
+      out[at + 12] = mapped ? 0x00 : 0x01;
+    }
+    lba += count;
+  }
+  StoreBe32(&out[0], static_cast<uint32_t>(out.size() - 4));
+  if (out.size() > max_bytes) out.resize(max_bytes);
+  data_in = std::move(out);
   return std::nullopt;
 }
 

@@ -46,7 +46,9 @@ UnmapParseResult ParseUnmapParameters(const PreparedCommand& command,
 
 // CheckDataOut is the payload check of commands whose data-out must hold at
 // least one block (WRITE SAME, VERIFY with BYTCHK=3): INVALID FIELD IN
-// INFORMATION UNIT when it does not. Runs before any I/O.
+// INFORMATION UNIT when it does not; and of COMPARE AND WRITE, whose
+// data-out must be exactly 2 x NUMBER OF LOGICAL BLOCKS blocks (INVALID
+// FIELD IN CDB at byte 13 otherwise). Runs before any I/O.
 std::optional<CheckCondition> CheckDataOut(const PreparedCommand& command,
                                            size_t data_out_size, uint32_t block_size);
 
@@ -87,6 +89,21 @@ BlockResult ExecuteWriteAndVerify(backend::BlockStore& store, const PreparedComm
                                   uint32_t block_size, absl::Span<const uint8_t> data_out);
 
 BlockResult ExecuteSynchronizeCache(backend::BlockStore& store);
+
+// ExecuteCompareAndWrite (SBC-3 5.2): compares the first half of `data_out`
+// (the verify instance) with the medium and, when equal, writes the second
+// half (FUA when asked). A difference gives MISCOMPARE with the offset of the
+// first differing byte in INFORMATION and writes nothing. The caller makes
+// it atomic (an exclusive range lock); CheckDataOut has checked the size.
+BlockResult ExecuteCompareAndWrite(backend::BlockStore& store, const PreparedCommand& command,
+                                   uint32_t block_size, absl::Span<const uint8_t> data_out);
+
+// ExecuteGetLbaStatus (SBC-3 5.7) reports mapped / deallocated extents from
+// the command's LBA on, as many descriptors as fit `max_bytes` (at least
+// one), from BlockStore::GetMapping.
+BlockResult ExecuteGetLbaStatus(backend::BlockStore& store, const PreparedCommand& command,
+                                uint32_t block_size, uint64_t capacity_blocks,
+                                uint32_t max_bytes, std::vector<uint8_t>& data_in);
 
 // ExecuteWriteSame writes the data-out block to every block of the range, or
 // punches a hole when UNMAP=1 and the block is all zeros (LBPRZ=1).

@@ -39,6 +39,8 @@ enum class ScsiOp : uint8_t {
   kLogSelect = 0x4c,
   kLogSense = 0x4d,
   kModeSelect10 = 0x55,
+  kReserve10 = 0x56,
+  kRelease10 = 0x57,
   kModeSense10 = 0x5a,
   kPersistentReserveIn = 0x5e,
   kPersistentReserveOut = 0x5f,
@@ -74,6 +76,26 @@ enum class MaintenanceIn : uint8_t {
   kReportTargetPortGroups = 0x0a,
   kReportSupportedOperationCodes = 0x0c,
   kReportSupportedTaskManagementFunctions = 0x0d,
+};
+
+// PERSISTENT RESERVE IN service actions (SPC-4 6.13.1).
+enum class PrInAction : uint8_t {
+  kReadKeys = 0x00,
+  kReadReservation = 0x01,
+  kReportCapabilities = 0x02,
+  kReadFullStatus = 0x03,
+};
+
+// PERSISTENT RESERVE OUT service actions (SPC-4 6.14.1).
+enum class PrOutAction : uint8_t {
+  kRegister = 0x00,
+  kReserve = 0x01,
+  kRelease = 0x02,
+  kClear = 0x03,
+  kPreempt = 0x04,
+  kPreemptAndAbort = 0x05,
+  kRegisterAndIgnoreExistingKey = 0x06,
+  kRegisterAndMove = 0x07,
 };
 
 // SAM-5 table 28.

@@ -65,6 +65,18 @@ constexpr std::array kSenseTable = {
     SenseRow{SenseReason::kCommandsClearedByAnotherInitiator,
              SenseKey::kUnitAttention, 0x2f, 0x00,
              "commands_cleared_by_another_initiator"},
+    SenseRow{SenseReason::kInvalidReleaseOfPersistentReservation,
+             SenseKey::kIllegalRequest, 0x26, 0x04,
+             "invalid_release_of_persistent_reservation"},
+    SenseRow{SenseReason::kInsufficientRegistrationResources,
+             SenseKey::kIllegalRequest, 0x55, 0x04,
+             "insufficient_registration_resources"},
+    SenseRow{SenseReason::kReservationsPreempted, SenseKey::kUnitAttention, 0x2a,
+             0x03, "reservations_preempted"},
+    SenseRow{SenseReason::kReservationsReleased, SenseKey::kUnitAttention, 0x2a,
+             0x04, "reservations_released"},
+    SenseRow{SenseReason::kRegistrationsPreempted, SenseKey::kUnitAttention,
+             0x2a, 0x05, "registrations_preempted"},
 };
 
 constexpr bool TableInEnumOrder() {
@@ -75,7 +87,7 @@ constexpr bool TableInEnumOrder() {
 }
 static_assert(TableInEnumOrder(), "kSenseTable rows must follow SenseReason order");
 static_assert(kSenseTable.size() ==
-                  static_cast<size_t>(SenseReason::kCommandsClearedByAnotherInitiator) + 1,
+                  static_cast<size_t>(SenseReason::kRegistrationsPreempted) + 1,
               "every SenseReason needs a row");
 
 const SenseRow& RowOf(SenseReason reason) {

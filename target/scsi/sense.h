@@ -56,6 +56,11 @@ enum class SenseReason : uint8_t {
   kCapacityDataHasChanged,
   kReportedLunsDataHasChanged,
   kCommandsClearedByAnotherInitiator,
+  kInvalidReleaseOfPersistentReservation,
+  kInsufficientRegistrationResources,
+  kReservationsPreempted,
+  kReservationsReleased,
+  kRegistrationsPreempted,
 };
 
 struct SenseCode {

@@ -108,7 +108,7 @@ std::vector<uint8_t> EncodeBlockLimits(const UnitInfo& info) {
   std::vector<uint8_t> page = VpdHeader(kVpdBlockLimits);
   page.resize(64, 0);
   page[4] = 0x01;  // WSNZ: WRITE SAME with zero blocks is refused
-  page[5] = 0;     // MAXIMUM COMPARE AND WRITE LENGTH (not yet)
+  page[5] = static_cast<uint8_t>(std::min<uint32_t>(info.max_compare_and_write_blocks, 255));
   StoreBe16(&page[6], 1);  // OPTIMAL TRANSFER LENGTH GRANULARITY
   StoreBe32(&page[8], info.max_transfer_blocks);
   StoreBe32(&page[12], info.optimal_transfer_blocks);
@@ -155,12 +155,14 @@ constexpr std::array<uint8_t, 6> kSupportedVpdPages = {
 enum class PageControl : uint8_t { kCurrent = 0, kChangeable = 1, kDefault = 2 };
 
 // Caching mode page (SBC-3 6.4.5), 20 bytes. WCE=1: writes land in the page
-// cache and only FUA / SYNCHRONIZE CACHE make them durable; RCD=0.
-std::vector<uint8_t> CachingPage(PageControl pc) {
+// cache and only FUA / SYNCHRONIZE CACHE make them durable; WCE=0 (set by
+// MODE SELECT) makes every write durable before its status; RCD=0.
+std::vector<uint8_t> CachingPage(PageControl pc, const UnitInfo& info) {
   std::vector<uint8_t> page(20, 0);
   page[0] = kModePageCaching;  // PS=0, SPF=0
   page[1] = 0x12;
-  if (pc != PageControl::kChangeable) page[2] = 0x04;  // WCE
+  const bool wce = pc == PageControl::kCurrent ? info.write_cache_enabled : true;
+  if (wce) page[2] = 0x04;  // WCE (changeable mask: WCE)
   return page;
 }
 
@@ -169,9 +171,14 @@ std::vector<uint8_t> ControlPage(PageControl pc, const UnitInfo& info) {
   std::vector<uint8_t> page(12, 0);
   page[0] = kModePageControl;
   page[1] = 0x0a;
-  if (pc == PageControl::kChangeable) return page;  // no MODE SELECT yet
+  if (pc == PageControl::kChangeable) {
+    page[2] = 0x04;  // only D_SENSE may change
+    return page;
+  }
   // TST=000b (one task set), D_SENSE per the logical unit's setting.
-  if (pc == PageControl::kCurrent && info.descriptor_sense) page[2] |= 0x04;
+  const bool d_sense =
+      pc == PageControl::kCurrent ? info.descriptor_sense : info.default_descriptor_sense;
+  if (d_sense) page[2] |= 0x04;
   // QUEUE ALGORITHM MODIFIER=1 (unrestricted reordering of SIMPLE tasks),
   // QERR=00b.
   page[3] = 0x10;
@@ -187,6 +194,34 @@ std::vector<uint8_t> InformationalExceptionsPage(PageControl) {
   page[0] = kModePageInformationalExceptions;
   page[1] = 0x0a;
   return page;
+}
+
+// The current value of one of our mode pages and its changeable mask.
+struct ModePageForSelect {
+  std::vector<uint8_t> current;
+  std::vector<uint8_t> changeable;
+};
+
+std::optional<ModePageForSelect> PageForSelect(uint8_t page_code, const UnitInfo& info) {
+  switch (page_code) {
+    case kModePageCaching:
+      return ModePageForSelect{CachingPage(PageControl::kCurrent, info),
+                               CachingPage(PageControl::kChangeable, info)};
+    case kModePageControl:
+      return ModePageForSelect{ControlPage(PageControl::kCurrent, info),
+                               ControlPage(PageControl::kChangeable, info)};
+    case kModePageInformationalExceptions:
+      return ModePageForSelect{InformationalExceptionsPage(PageControl::kCurrent),
+                               InformationalExceptionsPage(PageControl::kChangeable)};
+    default:
+      return std::nullopt;
+  }
+}
+
+uint8_t HighestBit(uint8_t v) {
+  uint8_t bit = 7;
+  while (bit > 0 && (v & (1u << bit)) == 0) --bit;
+  return bit;
 }
 
 }  // namespace
@@ -259,7 +294,7 @@ DataOrCheckCondition EncodeModeSense(const PreparedCommand& command,
   };
   switch (command.page_code) {
     case kModePageCaching:
-      append(CachingPage(pc));
+      append(CachingPage(pc, info));
       break;
     case kModePageControl:
       append(ControlPage(pc, info));
@@ -268,7 +303,7 @@ DataOrCheckCondition EncodeModeSense(const PreparedCommand& command,
       append(InformationalExceptionsPage(pc));
       break;
     case kModePageAll:
-      append(CachingPage(pc));
+      append(CachingPage(pc, info));
       append(ControlPage(pc, info));
       append(InformationalExceptionsPage(pc));
       break;
@@ -311,6 +346,98 @@ DataOrCheckCondition EncodeModeSense(const PreparedCommand& command,
     StoreBe16(&data[0], static_cast<uint16_t>(data.size() - 2));
   }
   return data;
+}
+
+}  // namespace iscsi_csi::target::scsi
+
+namespace iscsi_csi::target::scsi {
+
+ModeSelectResult ParseModeSelectParameters(const PreparedCommand& command,
+                                           absl::Span<const uint8_t> data_out,
+                                           const UnitInfo& info) {
+  ModeSelectChanges changes;
+  const size_t length = command.parameter_list_length;
+  if (length == 0) return changes;  // SPC-4 6.9: not an error
+  if (data_out.size() < length) return CheckCondition::Of(SenseReason::kParameterListLengthError);
+  const absl::Span<const uint8_t> list = data_out.subspan(0, length);
+  const bool ten = command.cdb_length == 10;
+  // Mode parameter header (SPC-4 7.5.5 tables 446/447).
+  const size_t header = ten ? 8 : 4;
+  if (list.size() < header) return CheckCondition::Of(SenseReason::kParameterListLengthError);
+  if (list[ten ? 2 : 1] != 0) {  // MEDIUM TYPE: 00h for SBC
+    return CheckCondition::InvalidFieldInParameterList(ten ? 2 : 1);
+  }
+  const bool long_lba = ten && (list[4] & 0x01) != 0;
+  const size_t bd_length = ten ? LoadBe16(&list[6]) : list[3];
+  const size_t bd_field = ten ? 6 : 3;
+  const size_t one_descriptor = long_lba ? 16 : 8;
+  if (bd_length != 0 && bd_length != one_descriptor) {
+    return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(bd_field));
+  }
+  if (header + bd_length > list.size()) {
+    return CheckCondition::Of(SenseReason::kParameterListLengthError);
+  }
+  if (bd_length != 0) {
+    // SBC-3 6.4.2: the block length cannot change; the number of blocks
+    // may be 0 (no change) or the current capacity.
+    const uint8_t* d = &list[header];
+    const uint64_t blocks = long_lba ? LoadBe64(d) : LoadBe32(d);
+    const uint32_t block_length = long_lba ? LoadBe32(d + 12) : LoadBe24(d + 5);
+    const size_t length_at = header + (long_lba ? 12 : 5);
+    if (block_length != info.block_size) {
+      return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(length_at));
+    }
+    const uint64_t shown = long_lba ? info.capacity_blocks
+                                    : std::min<uint64_t>(info.capacity_blocks, 0xffffffffu);
+    if (blocks != 0 && blocks != shown) {
+      return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(header));
+    }
+  }
+  for (size_t at = header + bd_length; at < list.size();) {
+    if (list.size() - at < 2) return CheckCondition::Of(SenseReason::kParameterListLengthError);
+    const uint8_t code = list[at] & 0x3f;
+    if ((list[at] & 0x40) != 0) {  // SPF: we have no subpages
+      return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(at), 6);
+    }
+    const size_t page_length = list[at + 1];
+    if (list.size() - at - 2 < page_length) {
+      return CheckCondition::Of(SenseReason::kParameterListLengthError);
+    }
+    const std::optional<ModePageForSelect> ours = PageForSelect(code, info);
+    if (!ours.has_value()) {
+      return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(at), 5);
+    }
+    if (page_length + 2 != ours->current.size()) {
+      return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(at + 1));
+    }
+    // Byte 0's PS bit is reserved in MODE SELECT (SPC-4 7.5.7); compare the rest.
+    for (size_t i = 2; i < ours->current.size(); ++i) {
+      const uint8_t diff =
+          static_cast<uint8_t>((list[at + i] ^ ours->current[i]) & ~ours->changeable[i]);
+      if (diff != 0) {
+        return CheckCondition::InvalidFieldInParameterList(static_cast<uint16_t>(at + i),
+                                                           HighestBit(diff));
+      }
+    }
+    if (code == kModePageControl) changes.descriptor_sense = (list[at + 2] & 0x04) != 0;
+    if (code == kModePageCaching) changes.write_cache_enabled = (list[at + 2] & 0x04) != 0;
+    at += 2 + page_length;
+  }
+  return changes;
+}
+
+DataOrCheckCondition EncodeLogSense(const PreparedCommand& command) {
+  if (command.page_code != 0x00) return CheckCondition::InvalidFieldInCdb(2, 5);
+  std::vector<uint8_t> page;
+  if (command.subpage_code == 0x00) {
+    page = {0x00, 0x00, 0x00, 0x01, 0x00};  // Supported Log Pages: 00h
+  } else if (command.subpage_code == 0xff) {
+    // Supported Log Pages and Subpages (SPF=1): 00h/00h and 00h/FFh.
+    page = {0x40, 0xff, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff};
+  } else {
+    return CheckCondition::InvalidFieldInCdb(3);
+  }
+  return page;
 }
 
 }  // namespace iscsi_csi::target::scsi

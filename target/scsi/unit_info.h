@@ -30,9 +30,14 @@ struct UnitInfo {
   uint32_t max_unmap_descriptors = 0;
   uint32_t optimal_unmap_granularity = 1;
 
-  // Mode parameters (Control mode page).
+  uint32_t max_compare_and_write_blocks = 0;
+
+  // Mode parameters: current values (Control D_SENSE and TAS, Caching WCE)
+  // and the defaults MODE SENSE reports with PC=10b.
   bool descriptor_sense = false;  // D_SENSE
   bool task_aborted_status = true;  // TAS
+  bool write_cache_enabled = true;  // WCE
+  bool default_descriptor_sense = false;
 };
 
 }  // namespace iscsi_csi::target::scsi

@@ -78,6 +78,58 @@ TEST(BinaryTest, EachPluginModeHelpExplainsEveryFlag) {
   ProcessResult r = RunProcess({BinaryPath(), "help", "target"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.stdout_text, HasSubstr("iscsi-csi target"));
+  for (const char* flag : {"--portal", "--export", "--allow", "--chap", "--mutual-chap",
+                           "--block-size", "--io-threads", "--nop-in-interval", "--log-level"}) {
+    EXPECT_THAT(r.stdout_text, HasSubstr(flag));
+  }
+}
+
+TEST(BinaryTest, TargetRefusesBadSpecsNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string flag;
+  };
+  std::vector<Case> cases = {
+      {{"target"}, "--export"},
+      {{"target", "--export=iqn.2026-11.io.x:a"}, "--export"},
+      {{"target", "--export=iqn.2026-11.io.x:a=/tmp/a:1G", "--portal=nowhere:99999"}, "--portal"},
+      {{"target", "--export=iqn.2026-11.io.x:a=/tmp/a:1G", "--chap=iqn.2026-11.io.x:a=nocolon"},
+       "--chap"},
+      {{"target", "--export=iqn.2026-11.io.x:a=/tmp/a:1G",
+        "--mutual-chap=iqn.2026-11.io.x:a=u:secret-secret"},
+       "--mutual-chap"},
+      {{"target", "--export=iqn.2026-11.io.x:a=/tmp/a:1G", "--block-size=1000"}, "--block-size"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {BinaryPath()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    ProcessResult r = RunProcess(argv, absl::Seconds(20));
+    EXPECT_FALSE(r.signaled) << c.flag;
+    EXPECT_EQ(r.exit_code, 2) << c.flag << ": " << r.stderr_text;
+    EXPECT_THAT(r.stderr_text, HasSubstr(c.flag)) << r.stderr_text;
+  }
+}
+
+TEST(BinaryTest, TargetServesUntilSigtermAndLogsItsPortal) {
+  std::string dir = Scratch("tgt");
+  mkdir(dir.c_str(), 0755);
+  ChildProcess child({BinaryPath(), "target", "--portal=127.0.0.1:0",
+                      "--export=iqn.2026-11.io.iscsi-csi.test:bin=" + dir + "/d.img:8M"},
+                     Scratch("tgt.log"));
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline && child.Stderr().find("listening on") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(child.Stderr(), HasSubstr("listening on 127.0.0.1:"));
+  struct stat st;
+  ASSERT_EQ(stat((dir + "/d.img").c_str(), &st), 0) << "the export file is created";
+  EXPECT_EQ(st.st_size, 8 << 20);
+  EXPECT_LT(st.st_blocks, 64) << "and sparse";
+  child.Signal(SIGTERM);
+  auto result = child.Wait(absl::Seconds(20));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->exit_code, 0) << result->stderr_text;
+  EXPECT_THAT(result->stderr_text, HasSubstr("iSCSI target stopped"));
 }
 
 TEST(BinaryTest, VersionIsPrinted) {

@@ -238,6 +238,49 @@ inline Bytes UnmapList(std::initializer_list<std::pair<uint64_t, uint32_t>> exte
   return list;
 }
 
+// PERSISTENT RESERVE OUT with a 24-byte parameter list (SPC-4 6.14).
+inline Bytes PrOutCdb(uint8_t service_action, uint8_t type = 0, uint32_t length = 24) {
+  Bytes cdb(10, 0);
+  cdb[0] = 0x5f;
+  cdb[1] = service_action;
+  cdb[2] = type;
+  StoreBe32(&cdb[5], length);
+  return cdb;
+}
+inline Bytes PrOutParameters(uint64_t key, uint64_t sa_key, bool aptpl = false,
+                             uint8_t flags = 0) {
+  Bytes list(24, 0);
+  StoreBe64(&list[0], key);
+  StoreBe64(&list[8], sa_key);
+  list[20] = static_cast<uint8_t>(flags | (aptpl ? 0x01 : 0));
+  return list;
+}
+inline Bytes PrInCdb(uint8_t service_action, uint16_t allocation_length = 1024) {
+  Bytes cdb(10, 0);
+  cdb[0] = 0x5e;
+  cdb[1] = service_action;
+  StoreBe16(&cdb[7], allocation_length);
+  return cdb;
+}
+inline Bytes CompareAndWriteCdb(uint64_t lba, uint8_t blocks, uint8_t byte1 = 0) {
+  Bytes cdb(16, 0);
+  cdb[0] = 0x89;
+  cdb[1] = byte1;
+  StoreBe64(&cdb[2], lba);
+  cdb[13] = blocks;
+  return cdb;
+}
+inline Bytes ModeSelect6(uint8_t parameter_list_length, uint8_t byte1 = 0x10) {
+  return {0x15, byte1, 0, 0, parameter_list_length, 0};
+}
+inline Bytes ModeSelect10(uint16_t parameter_list_length, uint8_t byte1 = 0x10) {
+  Bytes cdb(10, 0);
+  cdb[0] = 0x55;
+  cdb[1] = byte1;
+  StoreBe16(&cdb[7], parameter_list_length);
+  return cdb;
+}
+
 inline Bytes Pattern(size_t size, uint8_t seed) {
   Bytes out(size);
   for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 9));

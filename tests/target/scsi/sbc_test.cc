@@ -471,6 +471,69 @@ TEST_F(SbcTest, OtherStoreErrorsAreInternalTargetFailure) {
             FixedSense(0x04, 0x44, 0x00));
 }
 
+// --- GET LBA STATUS, PRE-FETCH, START STOP UNIT --------------------------------------
+
+Bytes GetLbaStatus(uint64_t lba, uint32_t allocation_length = 1024) {
+  Bytes cdb = Cdb16(0x9e, lba, allocation_length, 0x12);
+  return cdb;
+}
+
+TEST_F(SbcTest, GetLbaStatusReportsMappedAndDeallocatedExtents) {
+  WriteBlocks(16, Pattern(16 * 512, 3));  // blocks 16..31 mapped (4 KiB aligned)
+  const Outcome out = harness_.Run(GetLbaStatus(0));
+  ASSERT_EQ(out.status, ScsiStatus::kGood);
+  ASSERT_EQ(out.data_in.size(), 8u + 3 * 16);
+  EXPECT_THAT(Bytes(out.data_in.begin(), out.data_in.begin() + 8),
+              ElementsAre(0, 0, 0, 52, 0, 0, 0, 0));
+  EXPECT_THAT(Bytes(out.data_in.begin() + 8, out.data_in.begin() + 24),
+              ElementsAre(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0x01, 0, 0, 0));
+  EXPECT_THAT(Bytes(out.data_in.begin() + 24, out.data_in.begin() + 40),
+              ElementsAre(0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 16, 0x00, 0, 0, 0));
+  EXPECT_THAT(Bytes(out.data_in.begin() + 40, out.data_in.end()),
+              ElementsAre(0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0x0f, 0xe0, 0x01, 0, 0, 0));
+}
+
+TEST_F(SbcTest, GetLbaStatusHonoursAllocationLength) {
+  WriteBlocks(16, Pattern(16 * 512, 3));
+  const Outcome out = harness_.Run(GetLbaStatus(0, 24));
+  ASSERT_EQ(out.data_in.size(), 24u);
+  EXPECT_EQ(LoadBe32(&out.data_in[0]), 20u);  // one descriptor fitted
+}
+
+TEST_F(SbcTest, GetLbaStatusAfterUnmapShowsDeallocated) {
+  WriteBlocks(0, Pattern(64 * 512, 1));
+  const Bytes list = testing::UnmapList({{8, 16}});
+  ASSERT_EQ(harness_.Run(testing::Unmap(static_cast<uint16_t>(list.size())), list).status,
+            ScsiStatus::kGood);
+  const Outcome out = harness_.Run(GetLbaStatus(8, 24));
+  EXPECT_THAT(Bytes(out.data_in.begin() + 8, out.data_in.end()),
+              ElementsAre(0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 16, 0x01, 0, 0, 0));
+}
+
+TEST_F(SbcTest, GetLbaStatusPastLastLbaIsLbaOutOfRange) {
+  EXPECT_EQ(harness_.Run(GetLbaStatus(kBlocks)).sense, FixedSense(0x05, 0x21, 0x00));
+}
+
+TEST_F(SbcTest, PrefetchInRangeIsGoodAndPastCapacityIsLbaOutOfRange) {
+  EXPECT_EQ(harness_.Run(Cdb10(0x34, 0, 256)).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(Cdb16(0x90, kBlocks - 256, 256, 0x02)).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(Cdb10(0x34, kBlocks - 1, 2)).sense, FixedSense(0x05, 0x21, 0x00));
+  EXPECT_EQ(harness_.store().count(StoreOp::kRead), 0);
+}
+
+TEST_F(SbcTest, StartStopUnitAcceptsStartStopAndPowerConditions) {
+  EXPECT_EQ(harness_.Run(Bytes{0x1b, 0x01, 0, 0, 0x01, 0}).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(Bytes{0x1b, 0x00, 0, 0, 0x00, 0}).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(Bytes{0x1b, 0x00, 0, 0, 0x30, 0}).status, ScsiStatus::kGood);
+  // Still ready afterwards.
+  EXPECT_EQ(harness_.Run(Bytes{0, 0, 0, 0, 0, 0}).status, ScsiStatus::kGood);
+}
+
+TEST_F(SbcTest, StartStopUnitEjectOnFixedMediumIsInvalidField) {
+  EXPECT_EQ(harness_.Run(Bytes{0x1b, 0x01, 0, 0, 0x02, 0}).sense,
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x24, 0, 0, 0xc9, 0, 4}));
+}
+
 class ReadOnlySbcTest : public ::testing::Test {
  protected:
   ReadOnlySbcTest() : harness_(Options()) { harness_.ClearUnitAttention(); }

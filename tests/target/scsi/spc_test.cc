@@ -134,7 +134,7 @@ TEST_F(SpcTest, OverlongScsiNameStringIsCutToFitTheLengthByte) {
 TEST_F(SpcTest, BlockLimitsPageReportsLimits) {
   const Bytes d = harness_.Run(Inquiry(true, 0xb0, 255)).data_in;
   ASSERT_EQ(d.size(), 64u);
-  EXPECT_THAT(Slice(d, 0, 8), ElementsAre(0x00, 0xb0, 0x00, 0x3c, 0x01, 0x00, 0x00, 0x01));
+  EXPECT_THAT(Slice(d, 0, 8), ElementsAre(0x00, 0xb0, 0x00, 0x3c, 0x01, 64, 0x00, 0x01));
   EXPECT_THAT(Slice(d, 8, 4), ElementsAre(0x00, 0x00, 0x40, 0x00));    // 8 MiB / 512
   EXPECT_THAT(Slice(d, 20, 4), ElementsAre(0xff, 0xff, 0xff, 0xff));   // max unmap LBAs
   EXPECT_THAT(Slice(d, 24, 4), ElementsAre(0x00, 0x00, 0x01, 0x00));   // 256 descriptors
@@ -213,10 +213,15 @@ TEST_F(SpcTest, ModeSense10ShortDescriptorWithoutLlbaa) {
   EXPECT_THAT(Slice(d, 0, 8), ElementsAre(0x00, 26, 0x00, 0x10, 0x00, 0x00, 0x00, 8));
 }
 
-TEST_F(SpcTest, ModeSenseChangeableValuesAreAllZero) {
-  const Bytes d = harness_.Run(ModeSense6(0x08, 0, 255, true, /*pc=*/1)).data_in;
-  ASSERT_EQ(d.size(), 24u);
-  EXPECT_EQ(d[6], 0x00);  // WCE not changeable
+TEST_F(SpcTest, ModeSenseChangeableValuesMarkOnlyWceAndDSense) {
+  const Bytes caching = harness_.Run(ModeSense6(0x08, 0, 255, true, /*pc=*/1)).data_in;
+  ASSERT_EQ(caching.size(), 24u);
+  EXPECT_THAT(Slice(caching, 4, 20),
+              ElementsAre(0x08, 0x12, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+  const Bytes control = harness_.Run(ModeSense6(0x0a, 0, 255, true, /*pc=*/1)).data_in;
+  EXPECT_THAT(Slice(control, 4, 12), ElementsAre(0x0a, 0x0a, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+  const Bytes exceptions = harness_.Run(ModeSense6(0x1c, 0, 255, true, /*pc=*/1)).data_in;
+  EXPECT_THAT(Slice(exceptions, 4, 12), ElementsAre(0x1c, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
 }
 
 TEST_F(SpcTest, ModeSenseIsTruncatedButKeepsFullModeDataLength) {
@@ -298,6 +303,101 @@ TEST_F(SpcTest, ReportLunsReservedSelectReportIsInvalidField) {
   EXPECT_EQ(harness_.Run(testing::ReportLuns(0x10)).sense, InvalidFieldSense(0xcf, 2));
 }
 
+// --- MODE SELECT (SPC-4 6.9/6.10) ------------------------------------------------
+
+Bytes ControlPageSelect(bool d_sense) {
+  // Mode parameter header(6) + Control page with its current values.
+  return {0, 0, 0, 0, 0x0a, 0x0a, static_cast<uint8_t>(d_sense ? 0x04 : 0), 0x10, 0, 0x40, 0, 0,
+          0xff, 0xff, 0, 0};
+}
+
+TEST_F(SpcTest, ModeSelectTurnsDescriptorSenseOnAndTellsOtherNexuses) {
+  harness_.ClearUnitAttention(2);
+  const Bytes list = ControlPageSelect(true);
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(static_cast<uint8_t>(list.size())), list).status,
+            ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(ModeSense6(0x0a, 0, 255, true)).data_in[6] & 0x04, 0x04);
+  // Sense data now comes in descriptor format.
+  EXPECT_EQ(harness_.Run(testing::Read16(1u << 20, 1)).sense[0], 0x72);
+  // The other nexus hears MODE PARAMETERS CHANGED.
+  const Outcome other = harness_.Run(Bytes{0, 0, 0, 0, 0, 0}, {}, 0, 2);
+  EXPECT_EQ(other.sense, (Bytes{0x72, 0x06, 0x2a, 0x01, 0, 0, 0, 0}));
+}
+
+TEST_F(SpcTest, ModeSelect10WithCachingPageCanTurnTheWriteCacheOff) {
+  Bytes list(8, 0);
+  const Bytes caching = {0x08, 0x12, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  list.insert(list.end(), caching.begin(), caching.end());
+  EXPECT_EQ(harness_.Run(testing::ModeSelect10(static_cast<uint16_t>(list.size())), list).status,
+            ScsiStatus::kGood);
+  EXPECT_FALSE(harness_.lun().write_cache_enabled());
+  EXPECT_EQ(harness_.Run(ModeSense6(0x08, 0, 255, true)).data_in[6], 0x00);
+  // Writes are now durable before GOOD.
+  const int fua_before = harness_.store().fua_writes();
+  EXPECT_EQ(harness_.Run(testing::Write10(0, 1), Bytes(512, 1)).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.store().fua_writes(), fua_before + 1);
+  // A LOGICAL UNIT RESET restores the default.
+  harness_.lun().Reset(1);
+  EXPECT_TRUE(harness_.lun().write_cache_enabled());
+}
+
+TEST_F(SpcTest, ModeSelectOfNonChangeableFieldPointsAtIt) {
+  Bytes list = ControlPageSelect(false);
+  list[7] = 0x00;  // QUEUE ALGORITHM MODIFIER 1 -> 0: not changeable
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(static_cast<uint8_t>(list.size())), list).sense,
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x26, 0x00, 0, 0x8c, 0, 7}));
+}
+
+TEST_F(SpcTest, ModeSelectOfUnknownPageOrWrongLengthIsInvalidFieldInParameterList) {
+  const Bytes unknown = {0, 0, 0, 0, 0x19, 0x02, 0, 0};
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(8), unknown).sense,
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x26, 0x00, 0, 0x8d, 0, 4}));
+  const Bytes short_page = {0, 0, 0, 0, 0x0a, 0x02, 0, 0};
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(8), short_page).sense,
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x26, 0x00, 0, 0x8f, 0, 5}));
+}
+
+TEST_F(SpcTest, ModeSelectWithTruncatedPageIsParameterListLengthError) {
+  const Bytes list = {0, 0, 0, 0, 0x0a, 0x0a, 0, 0x10};
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(8), list).sense,
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x1a, 0x00, 0, 0, 0, 0}));
+}
+
+TEST_F(SpcTest, ModeSelectBlockDescriptorMustKeepTheBlockLength) {
+  Bytes list = {0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x10, 0x00};  // 4096-byte blocks
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(12), list).sense,
+            (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x26, 0x00, 0, 0x8f, 0, 9}));
+  list[10] = 0x02;  // 512: fine, with NUMBER OF BLOCKS 0
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(12), list).status, ScsiStatus::kGood);
+}
+
+TEST_F(SpcTest, ModeSelectWithZeroLengthIsGood) {
+  EXPECT_EQ(harness_.Run(testing::ModeSelect6(0, 0x00)).status, ScsiStatus::kGood);
+}
+
+TEST_F(SpcTest, ModeSenseDefaultValuesShowConfiguredDefaults) {
+  harness_.lun().SetDescriptorSense(true);
+  const Bytes defaults = harness_.Run(ModeSense6(0x0a, 0, 255, true, /*pc=*/2)).data_in;
+  EXPECT_EQ(defaults[6] & 0x04, 0x00);
+  const Bytes current = harness_.Run(ModeSense6(0x0a, 0, 255, true, /*pc=*/0)).data_in;
+  EXPECT_EQ(current[6] & 0x04, 0x04);
+}
+
+// --- LOG SENSE --------------------------------------------------------------------
+
+TEST_F(SpcTest, LogSenseSupportedPagesListsOnlyItself) {
+  const Bytes cdb = {0x4d, 0, 0x40, 0x00, 0, 0, 0, 0x01, 0x00, 0};
+  EXPECT_THAT(harness_.Run(cdb).data_in, ElementsAre(0x00, 0x00, 0x00, 0x01, 0x00));
+  const Bytes subpages = {0x4d, 0, 0x40, 0xff, 0, 0, 0, 0x01, 0x00, 0};
+  EXPECT_THAT(harness_.Run(subpages).data_in,
+              ElementsAre(0x40, 0xff, 0x00, 0x04, 0x00, 0x00, 0x00, 0xff));
+}
+
+TEST_F(SpcTest, LogSenseOfOtherPagesIsInvalidField) {
+  const Bytes cdb = {0x4d, 0, 0x4d, 0x00, 0, 0, 0, 0x01, 0x00, 0};
+  EXPECT_EQ(harness_.Run(cdb).sense, InvalidFieldSense(0xcd, 2));
+}
+
 TEST_F(SpcTest, TestUnitReadyIsGood) {
   const Outcome out = harness_.Run(Bytes{0, 0, 0, 0, 0, 0});
   EXPECT_EQ(out.status, ScsiStatus::kGood);
@@ -306,7 +406,8 @@ TEST_F(SpcTest, TestUnitReadyIsGood) {
 }
 
 TEST_F(SpcTest, UnimplementedOpcodeIsInvalidCommandOperationCode) {
-  for (uint8_t op : {0x04, 0x15, 0x1b, 0x55, 0x5e, 0x83, 0x89, 0xa3, 0xc0, 0xff}) {
+  for (uint8_t op : {0x04, 0x1c, 0x1d, 0x1e, 0x3b, 0x3c, 0x4c, 0x83, 0x84, 0x8b, 0xa4, 0xc0,
+                     0xff}) {
     Bytes cdb(16, 0);
     cdb[0] = op;
     const Outcome out = harness_.Run(cdb);
