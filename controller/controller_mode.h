@@ -1,6 +1,5 @@
 // controller_mode: `iscsi-csi controller`: CSI Identity + Controller and the embedded iSCSI
-// target in one process. The Controller service and the target arrive with their issues; today
-// the mode serves Identity and prepares its data directory.
+// target in one process (one replica, next to its storage pool in --data-dir).
 #ifndef ISCSI_CSI_CONTROLLER_CONTROLLER_MODE_H_
 #define ISCSI_CSI_CONTROLLER_CONTROLLER_MODE_H_
 

@@ -45,6 +45,11 @@ printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3
 grep '^iscsi_csi_csi_operations_total' <&3 || true
 exec 3>&-
 
+echo
+echo "== volumes: create, publish and read through iSCSI (scripts/demo-controller.sh)"
+kill -TERM $controller 2>/dev/null; wait $controller 2>/dev/null || true
+PORTAL=${PORTAL:-127.0.0.1:3260} bash scripts/demo-controller.sh
+
 if ((serve)); then
   echo "controller: unix://$run/controller.sock  node: unix://$run/node.sock  (Ctrl-C stops)"
   wait

@@ -175,7 +175,7 @@ TEST(BinaryTest, UnknownCommandExitsTwo) {
 TEST(BinaryTest, ControllerServesProbeAndStopsCleanlyOnSigterm) {
   std::string socket = Scratch("ctl.sock");
   ChildProcess child({BinaryPath(), "controller", "--endpoint=unix://" + socket,
-                      "--data-dir=" + Scratch("ctl-data")},
+                      "--data-dir=" + Scratch("ctl-data"), "--portal=127.0.0.1:0"},
                      Scratch("ctl.log"));
   ASSERT_TRUE(WaitReady(socket, absl::Seconds(20))) << child.Stderr();
   child.Signal(SIGTERM);
@@ -244,7 +244,7 @@ TEST(BinaryTest, MetricsEndpointCountsCsiCalls) {
   std::string socket = Scratch("met.sock");
   int port = FreeLoopbackPort();
   ChildProcess child({BinaryPath(), "controller", "--endpoint=unix://" + socket,
-                      "--data-dir=" + Scratch("met-data"),
+                      "--data-dir=" + Scratch("met-data"), "--portal=127.0.0.1:0",
                       absl::StrCat("--metrics-address=127.0.0.1:", port)},
                      Scratch("met.log"));
   ASSERT_TRUE(WaitReady(socket, absl::Seconds(20))) << child.Stderr();
