@@ -228,7 +228,7 @@ absl::Status Target::Impl::Init() {
   }
   for (auto& loop : loops_) loop->Start();
   for (const PortalAddress& address : bound_) {
-    LOG(INFO) << "iscsi target listening on " << address.ToString();
+    LOG(INFO) << "iSCSI portal bound to " << address.ToString();
   }
   return absl::OkStatus();
 }

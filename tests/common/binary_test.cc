@@ -30,10 +30,9 @@ using ::iscsi_csi::testing::ProcessResult;
 using ::iscsi_csi::testing::RunProcess;
 using ::testing::HasSubstr;
 
-const std::vector<std::string> kPluginFlags = {"--endpoint",        "--driver-name",
-                                               "--node-id",         "--data-dir",
-                                               "--metrics-address", "--log-level",
-                                               "--shutdown-grace"};
+const std::vector<std::string> kPluginFlags = {
+    "--endpoint",        "--driver-name", "--node-id",       "--data-dir",
+    "--metrics-address", "--log-level",   "--shutdown-grace"};
 
 std::string Scratch(const std::string& name) {
   return ::testing::TempDir() + "/bin_" + std::to_string(getpid()) + "_" + name;
@@ -117,10 +116,11 @@ TEST(BinaryTest, TargetServesUntilSigtermAndLogsItsPortal) {
                       "--export=iqn.2026-11.io.iscsi-csi.test:bin=" + dir + "/d.img:8M"},
                      Scratch("tgt.log"));
   absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline && child.Stderr().find("listening on") == std::string::npos) {
+  while (absl::Now() < deadline &&
+         child.Stderr().find("iSCSI target listening on") == std::string::npos) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  EXPECT_THAT(child.Stderr(), HasSubstr("listening on 127.0.0.1:"));
+  EXPECT_THAT(child.Stderr(), HasSubstr("iSCSI target listening on 127.0.0.1:"));
   struct stat st;
   ASSERT_EQ(stat((dir + "/d.img").c_str(), &st), 0) << "the export file is created";
   EXPECT_EQ(st.st_size, 8 << 20);
@@ -191,9 +191,9 @@ TEST(BinaryTest, RestartOnSocketLeftByKilledProcessWorks) {
   std::string socket = Scratch("crash.sock");
   std::string data = Scratch("crash-data");
   {
-    ChildProcess first({BinaryPath(), "node", "--node-id=n1", "--endpoint=unix://" + socket,
-                        "--data-dir=" + data},
-                       Scratch("crash1.log"));
+    ChildProcess first(
+        {BinaryPath(), "node", "--node-id=n1", "--endpoint=unix://" + socket, "--data-dir=" + data},
+        Scratch("crash1.log"));
     ASSERT_TRUE(WaitReady(socket, absl::Seconds(20))) << first.Stderr();
     first.Signal(SIGKILL);
     ASSERT_TRUE(first.Wait(absl::Seconds(10)).has_value());
@@ -201,9 +201,9 @@ TEST(BinaryTest, RestartOnSocketLeftByKilledProcessWorks) {
   struct stat st;
   ASSERT_EQ(lstat(socket.c_str(), &st), 0) << "the crash should leave the socket file";
   ASSERT_TRUE(S_ISSOCK(st.st_mode));
-  ChildProcess second({BinaryPath(), "node", "--node-id=n1", "--endpoint=unix://" + socket,
-                       "--data-dir=" + data},
-                      Scratch("crash2.log"));
+  ChildProcess second(
+      {BinaryPath(), "node", "--node-id=n1", "--endpoint=unix://" + socket, "--data-dir=" + data},
+      Scratch("crash2.log"));
   EXPECT_TRUE(WaitReady(socket, absl::Seconds(20))) << second.Stderr();
   EXPECT_THAT(second.Stderr(), HasSubstr("removed stale socket"));
 }

@@ -70,7 +70,7 @@ class TargetProcess {
     };
     process_ = std::make_unique<ChildProcess>(argv, dir_ + "/target.log");
     // The target logs "iSCSI target listening on 127.0.0.1:<port>" once it accepts.
-    std::regex listening("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    std::regex listening("iSCSI target listening on 127\\.0\\.0\\.1:([0-9]+)");
     absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (absl::Now() < deadline) {
       std::smatch m;
