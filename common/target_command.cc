@@ -18,6 +18,9 @@ ABSL_FLAG(std::vector<std::string>, export, {},
 ABSL_FLAG(std::vector<std::string>, allow, {},
           "IQN=INITIATOR-IQN: only the listed initiators may discover and log in to target IQN. "
           "Repeat per initiator. Without --allow a target admits every initiator.");
+ABSL_FLAG(std::vector<std::string>, read_only, {},
+          "IQN: serve target IQN write-protected (writes get DATA PROTECT / WRITE PROTECTED). "
+          "Repeat per target.");
 ABSL_FLAG(std::vector<std::string>, chap, {},
           "IQN=USER:SECRET: initiators must authenticate to target IQN with CHAP (secret of 12 "
           "to 255 bytes).");
@@ -56,6 +59,10 @@ absl::StatusOr<target::StandaloneOptions> StandaloneOptionsFromFlags() {
       return absl::InvalidArgumentError(absl::StrCat("flag --allow: ", spec.status().message()));
     }
     options.allows.push_back(*spec);
+  }
+  for (const std::string& iqn : absl::GetFlag(FLAGS_read_only)) {
+    if (iqn.empty()) return absl::InvalidArgumentError("flag --read-only: empty target IQN");
+    options.read_only.push_back(iqn);
   }
   for (const std::string& text : absl::GetFlag(FLAGS_chap)) {
     auto spec = target::ParseChapSpec(text);
@@ -96,9 +103,9 @@ Subcommand TargetSubcommand() {
       "Serves the embedded iSCSI target without CSI. Each --export is LUN 0 of its own target, "
       "the shape the controller uses for volumes. Logs every login and logout; exits cleanly on "
       "SIGTERM or SIGINT.";
-  command.flags = {"portal",     "export",    "allow",      "chap",           "mutual_chap",
-                   "block_size", "io_threads", "nop_in_interval", "log_level"};
-  command.repeatable = {"portal", "export", "allow", "chap", "mutual_chap"};
+  command.flags = {"portal",     "export",     "allow",           "read_only", "chap",
+                   "mutual_chap", "block_size", "io_threads", "nop_in_interval", "log_level"};
+  command.repeatable = {"portal", "export", "allow", "read_only", "chap", "mutual_chap"};
   command.run = [] {
     ApplyLogLevel(absl::GetFlag(FLAGS_log_level));
     absl::StatusOr<target::StandaloneOptions> options = StandaloneOptionsFromFlags();

@@ -16,6 +16,12 @@ packages=(
   open-iscsi e2fsprogs xfsprogs util-linux mount sg3-utils
   # chart and image tests: Helm comes from npm as a zip; the image root filesystem from debootstrap
   debootstrap unzip
+  # the peer target the SCSI conformance suite and the benchmarks compare against
+  tgt
+  # end-to-end: Debian's kernel (iscsi_tcp) booted in QEMU with a busybox initramfs
+  qemu-system-x86 linux-image-amd64 busybox-static
+  # benchmarks: the loopback TCP ceiling
+  iperf3
 )
 # Chart tests (Helm from npm, schemas in Node.js); never replaces a Node.js from elsewhere.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -95,6 +95,7 @@ std::optional<uint64_t> ScsiTransferLength(const Task& task) {
     case scsi::CommandKind::kRead:
     case scsi::CommandKind::kWrite:
     case scsi::CommandKind::kWriteAndVerify:
+    case scsi::CommandKind::kOrWrite:
       return uint64_t{command->blocks} * block_size;
     case scsi::CommandKind::kCompareAndWrite:
       return 2 * uint64_t{command->blocks} * block_size;
@@ -103,6 +104,8 @@ std::optional<uint64_t> ScsiTransferLength(const Task& task) {
       if (command->bytchk == 3) return block_size;
       return uint64_t{command->blocks} * block_size;
     case scsi::CommandKind::kWriteSame:
+      // NDOB, or an UNMAP sent without data-out, transfers nothing.
+      if (command->ndob || (command->unmap && task.expected_length == 0)) return 0;
       return block_size;
     case scsi::CommandKind::kUnmap:
       return command->parameter_list_length;
@@ -1003,15 +1006,43 @@ void Session::HandleLogout(const LogoutRequest& request) {
     case LogoutReason::kCloseSession:
       break;
   }
+  if (!close || discovery()) {
+    if (close) AbortLocalTasks(std::nullopt);
+    response.stat_sn = connection_->TakeStatSn();
+    response.exp_cmd_sn = window_.exp_cmd_sn();
+    response.max_cmd_sn = window_.max_cmd_sn();
+    connection_->SendPdu(EncodeLogoutResponse(response));
+    if (close) connection_->CloseAfterFlush("logout");
+    return;
+  }
+  // §11.14: the tasks still active are terminated implicitly; no response follows this. The
+  // I_T nexus ends (its tasks, unit attentions and SPC-2 reservation, SPC-2 5.5.1) before the
+  // initiator hears so: another initiator told "logged out" may at once take the
+  // reservation. Nothing more is read from this connection meanwhile.
+  AbortLocalTasks(std::nullopt);
+  ++pending_management_;
+  connection_->PauseInput(Connection::kPauseTaskManagement);
+  std::vector<std::shared_ptr<scsi::LogicalUnit>> units =
+      connection_->host()->registry().Luns(target_name());
+  const uint64_t nexus_id = config_.nexus_id;
+  std::weak_ptr<Connection> weak = connection_->weak_from_this();
+  EventLoop* loop = connection_->loop();
+  connection_->host()->management_pool().Schedule(
+      [units = std::move(units), nexus_id, weak = std::move(weak), loop, response]() mutable {
+        for (const std::shared_ptr<scsi::LogicalUnit>& unit : units) unit->RemoveNexus(nexus_id);
+        PostToSession(std::move(weak), loop, [response](Session& session) mutable {
+          session.FinishLogout(response);
+        });
+      });
+}
+
+void Session::FinishLogout(LogoutResponse response) {
+  if (pending_management_ > 0) --pending_management_;  // input stays paused: we are closing
   response.stat_sn = connection_->TakeStatSn();
   response.exp_cmd_sn = window_.exp_cmd_sn();
   response.max_cmd_sn = window_.max_cmd_sn();
   connection_->SendPdu(EncodeLogoutResponse(response));
-  if (close) {
-    // §11.14: the tasks still active are terminated implicitly; no response follows this.
-    AbortLocalTasks(std::nullopt);
-    connection_->CloseAfterFlush("logout");
-  }
+  connection_->CloseAfterFlush("logout");
 }
 
 // --- Task management ----------------------------------------------------------------------
@@ -1137,7 +1168,7 @@ void Session::RunManagement(uint32_t tmf_itt, std::vector<std::shared_ptr<scsi::
           unit->ClearTaskSet();
           break;
         default:
-          unit->Reset(nexus_id);
+          unit->Reset();
           break;
       }
     }

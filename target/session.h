@@ -152,6 +152,9 @@ class Session {
   void OnTaskComplete(const std::shared_ptr<Task>& task);
   // FinishManagement answers a task management function once the logical units are done.
   void FinishManagement(uint32_t tmf_itt, bool close_after);
+  // FinishLogout sends the Logout Response of a closing logout once the I_T nexus is gone
+  // from every logical unit, and closes the connection after it.
+  void FinishLogout(LogoutResponse response);
   void SendScsiAsyncEvent(uint64_t lun, absl::Span<const uint8_t> sense);
   // OnTick sends NOP-In pings after `interval` of silence and reports (false) a peer that
   // stayed silent for another interval.

@@ -125,9 +125,7 @@ Result ParseWriteSame(absl::Span<const uint8_t> cdb, PreparedCommand c,
   if ((cdb[1] & 0x10) != 0) return CheckCondition::InvalidFieldInCdb(1, 4);  // ANC_SUP=0
   if ((cdb[1] & 0x04) != 0) return CheckCondition::InvalidFieldInCdb(1, 2);
   if ((cdb[1] & 0x02) != 0) return CheckCondition::InvalidFieldInCdb(1, 1);
-  if (c.cdb_length == 16 && (cdb[1] & 0x01) != 0) {
-    return CheckCondition::InvalidFieldInCdb(1, 0);  // NDOB not supported
-  }
+  c.ndob = c.cdb_length == 16 && (cdb[1] & 0x01) != 0;
   c.unmap = (cdb[1] & 0x08) != 0;
   LoadLbaAndLength(cdb, c);
   // WSNZ=1 in the Block Limits VPD page: zero blocks is invalid.
@@ -478,6 +476,11 @@ CdbParseResult ParseCdb(absl::Span<const uint8_t> cdb, const CdbLimits& limits) 
     case ScsiOp::kCompareAndWrite:
       c.kind = CommandKind::kCompareAndWrite;
       return ParseCompareAndWrite(cdb, c, limits);
+    case ScsiOp::kOrWrite16:
+      // SBC-3 5.9 ORWRITE(16): byte 1 ORPROTECT(7-5) DPO(4) FUA(3) FUA_NV(1),
+      // LBA and TRANSFER LENGTH as in WRITE(16); the same checks apply.
+      c.kind = CommandKind::kOrWrite;
+      return ParseReadWrite(cdb, c, limits);
     case ScsiOp::kPrefetch10:
     case ScsiOp::kPrefetch16:
       c.kind = CommandKind::kPrefetch;

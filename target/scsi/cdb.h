@@ -35,6 +35,7 @@ enum class CommandKind : uint8_t {
   kWriteSame,
   kUnmap,
   kCompareAndWrite,
+  kOrWrite,
   kGetLbaStatus,
   kPrefetch,
   kStartStopUnit,
@@ -72,6 +73,7 @@ struct PreparedCommand {
   uint8_t bytchk = 0;       // VERIFY: 0 medium only, 1 compare, 3 one block;
                             // WRITE AND VERIFY: 0 medium only, 1 compare
   bool unmap = false;       // WRITE SAME
+  bool ndob = false;        // WRITE SAME(16): no data-out, the block is zeros
   // The byte offset of the length field in the CDB, for field pointers.
   uint8_t length_field_offset = 0;
 
@@ -113,7 +115,7 @@ struct PreparedCommand {
   bool ModifiesMedium() const {
     return kind == CommandKind::kWrite || kind == CommandKind::kWriteAndVerify ||
            kind == CommandKind::kWriteSame || kind == CommandKind::kUnmap ||
-           kind == CommandKind::kCompareAndWrite;
+           kind == CommandKind::kCompareAndWrite || kind == CommandKind::kOrWrite;
   }
   // True for commands that touch the backing store or may wait (run on the
   // I/O pool, never inline in Submit). PERSISTENT RESERVE OUT is here
@@ -124,7 +126,7 @@ struct PreparedCommand {
            kind == CommandKind::kWriteAndVerify || kind == CommandKind::kVerify ||
            kind == CommandKind::kSynchronizeCache || kind == CommandKind::kWriteSame ||
            kind == CommandKind::kUnmap || kind == CommandKind::kCompareAndWrite ||
-           kind == CommandKind::kGetLbaStatus || kind == CommandKind::kPersistentReserveOut ||
+           kind == CommandKind::kOrWrite || kind == CommandKind::kGetLbaStatus || kind == CommandKind::kPersistentReserveOut ||
            kind == CommandKind::kModeSelect;
   }
 };

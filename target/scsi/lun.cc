@@ -136,7 +136,10 @@ UnitInfo LogicalUnit::Info() const {
   info.read_only = config_.read_only;
   info.max_transfer_blocks = config_.max_transfer_bytes / config_.block_size;
   info.optimal_transfer_blocks = 0;
-  info.max_write_same_blocks = config_.max_write_same_bytes / config_.block_size;
+  // At most 0xFFFF blocks, the largest WRITE SAME(10) can ask for, so one
+  // limit serves both CDB sizes (and hosts never split on a 4-byte length).
+  info.max_write_same_blocks =
+      std::min<uint32_t>(config_.max_write_same_bytes / config_.block_size, 0xFFFF);
   info.max_unmap_lba_count = 0xffffffffu;  // hole punching costs the same at any size
   info.max_unmap_descriptors = config_.max_unmap_descriptors;
   info.optimal_unmap_granularity = std::max<uint32_t>(1, 4096 / config_.block_size);
@@ -546,10 +549,12 @@ std::optional<CheckCondition> LogicalUnit::RunBlockCommand(TaskContext* ctx) {
   const bool write_through = !write_cache_enabled();
   if (write_through) command.fua = true;
 
-  // Range lock: exclusive for COMPARE AND WRITE, shared for the rest.
+  // Range lock: exclusive for the read-modify-writes (COMPARE AND WRITE,
+  // ORWRITE), shared for the rest.
   RangeLock::Guard guard;
   switch (command.kind) {
     case CommandKind::kCompareAndWrite:
+    case CommandKind::kOrWrite:
       guard = range_lock_.Lock(command.lba, command.blocks, /*exclusive=*/true);
       break;
     case CommandKind::kRead:
@@ -602,6 +607,9 @@ std::optional<CheckCondition> LogicalUnit::RunBlockCommand(TaskContext* ctx) {
       break;
     case CommandKind::kCompareAndWrite:
       result = ExecuteCompareAndWrite(*store_, command, block_size, task.data_out);
+      break;
+    case CommandKind::kOrWrite:
+      result = ExecuteOrWrite(*store_, command, block_size, task.data_out);
       break;
     case CommandKind::kGetLbaStatus:
       result = ExecuteGetLbaStatus(
@@ -844,7 +852,7 @@ void LogicalUnit::AbortTaskSet(uint64_t nexus_id) { AbortAndWait(nexus_id); }
 
 void LogicalUnit::ClearTaskSet() { AbortAndWait(std::nullopt); }
 
-void LogicalUnit::Reset(uint64_t initiator_nexus_id) {
+void LogicalUnit::Reset() {
   AbortAndWait(std::nullopt);
   // Mode parameters go back to their defaults (SAM-5 6.3.3); an SPC-2
   // reservation is released; persistent reservations stay (SPC-4 5.13.1).
@@ -856,9 +864,7 @@ void LogicalUnit::Reset(uint64_t initiator_nexus_id) {
   }
   absl::MutexLock lock(&mu_);
   for (auto& [id, nexus] : nexuses_) {
-    if (id != initiator_nexus_id) {
-      PushUnitAttention(nexus, SenseReason::kBusDeviceResetOccurred);
-    }
+    PushUnitAttention(nexus, SenseReason::kBusDeviceResetOccurred);
   }
 }
 

@@ -126,8 +126,9 @@ class LogicalUnit {
   // task; returns once they have all completed.
   void ClearTaskSet();
   // LOGICAL UNIT RESET: aborts every task, waits for them, and establishes
-  // BUS DEVICE RESET FUNCTION OCCURRED (29h/03h) for every other nexus.
-  void Reset(uint64_t initiator_nexus_id);
+  // BUS DEVICE RESET FUNCTION OCCURRED (29h/03h) for every nexus, the one
+  // that asked included (SAM-5 6.3.3: the reset is seen on every path).
+  void Reset();
   // I_T nexus loss: aborts the nexus's tasks, waits, and forgets its unit
   // attentions (a new nexus with the same id starts with POWER ON/RESET).
   void RemoveNexus(uint64_t nexus_id);

@@ -68,6 +68,7 @@ const std::vector<SupportedCommand>& Table() {
         Cmd(0x88, 16, {0, kRw, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, 0, kC}),
         Cmd(0x89, 16, {0, kRw, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, 0, 0, 0, kFF, 0, kC}),
         Cmd(0x8a, 16, {0, kRw, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, 0, kC}),
+        Cmd(0x8b, 16, {0, kRw, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, 0, kC}),
         Cmd(0x8e, 16, {0, kVerifying, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF,
                        0, kC}),
         Cmd(0x8f, 16, {0, kVerifying, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF, kFF,

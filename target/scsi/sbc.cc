@@ -41,7 +41,11 @@ std::vector<uint8_t> EncodeReadCapacity16(const UnitInfo& info) {
   StoreBe64(&data[0], info.capacity_blocks == 0 ? 0 : info.capacity_blocks - 1);
   StoreBe32(&data[8], info.block_size);
   data[12] = 0x00;  // P_TYPE=0, PROT_EN=0
-  data[13] = 0x00;  // P_I_EXPONENT=0, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT=0
+  // P_I_EXPONENT=0, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT=0. (Reporting
+  // 4 KiB physical blocks for 512-byte LUNs was tried: libiscsi 1.19's
+  // GetLBAStatus.UnmapSingle then expects descriptors that start after the
+  // LBA asked for, against SBC-3 5.7.3, so every correct target fails it.)
+  data[13] = 0x00;
   data[14] = 0x80 | 0x40;  // LBPME, LBPRZ; LOWEST ALIGNED LBA=0
   return data;
 }
@@ -83,13 +87,22 @@ UnmapParseResult ParseUnmapParameters(const PreparedCommand& command,
 
 std::optional<CheckCondition> CheckDataOut(const PreparedCommand& command,
                                            size_t data_out_size, uint32_t block_size) {
-  const bool needs_one_block =
-      command.kind == CommandKind::kWriteSame ||
-      (command.kind == CommandKind::kVerify && command.bytchk == 3 && command.blocks > 0);
-  if (needs_one_block && data_out_size < block_size) {
+  if (command.kind == CommandKind::kWriteSame) {
+    // One block of data-out, none with NDOB. An UNMAP with no data-out at
+    // all is taken as an unmap of zeros (as LIO does); any other size is
+    // an error, never a guess at which bytes were meant.
+    const bool none_allowed = command.ndob || command.unmap;
+    const bool fits = data_out_size == (command.ndob ? 0 : block_size) ||
+                      (none_allowed && data_out_size == 0);
+    if (!fits) return CheckCondition::Of(SenseReason::kInvalidFieldInInformationUnit);
+  }
+  if (command.kind == CommandKind::kVerify && command.bytchk == 3 && command.blocks > 0 &&
+      data_out_size < block_size) {
     return CheckCondition::Of(SenseReason::kInvalidFieldInInformationUnit);
   }
-  if (command.kind == CommandKind::kCompareAndWrite && command.blocks > 0 &&
+  // Zero blocks with a data-out buffer is a mismatch too: the initiator
+  // meant a length the 8-bit field could not carry (e.g. 256 blocks).
+  if (command.kind == CommandKind::kCompareAndWrite &&
       data_out_size != 2 * uint64_t{command.blocks} * block_size) {
     return CheckCondition::InvalidFieldInCdb(command.length_field_offset);
   }
@@ -225,6 +238,20 @@ BlockResult ExecuteCompareAndWrite(backend::BlockStore& store, const PreparedCom
   return std::nullopt;
 }
 
+BlockResult ExecuteOrWrite(backend::BlockStore& store, const PreparedCommand& command,
+                           uint32_t block_size, absl::Span<const uint8_t> data_out) {
+  const uint64_t blocks = std::min<uint64_t>(command.blocks, data_out.size() / block_size);
+  if (blocks == 0) return std::nullopt;
+  const uint64_t offset = command.lba * block_size;
+  std::vector<uint8_t> merged(blocks * block_size);
+  absl::Status status = store.Read(offset, absl::MakeSpan(merged));
+  if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kRead);
+  for (size_t i = 0; i < merged.size(); ++i) merged[i] |= data_out[i];
+  status = store.Write(offset, merged, command.fua);
+  if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kWrite);
+  return std::nullopt;
+}
+
 BlockResult ExecuteGetLbaStatus(backend::BlockStore& store, const PreparedCommand& command,
                                 uint32_t block_size, uint64_t capacity_blocks,
                                 uint32_t max_bytes, std::vector<uint8_t>& data_in) {
@@ -271,7 +298,10 @@ BlockResult ExecuteGetLbaStatus(backend::BlockStore& store, const PreparedComman
 
 BlockResult ExecuteWriteSame(backend::BlockStore& store, const PreparedCommand& command,
                              uint32_t block_size, absl::Span<const uint8_t> data_out) {
-  const absl::Span<const uint8_t> block = data_out.subspan(0, block_size);
+  // NDOB, or an UNMAP sent without data-out: the block is all zeros.
+  const std::vector<uint8_t> zeros(data_out.size() < block_size ? block_size : 0, 0);
+  const absl::Span<const uint8_t> block =
+      data_out.size() < block_size ? absl::MakeConstSpan(zeros) : data_out.subspan(0, block_size);
   const uint64_t offset = command.lba * block_size;
   const uint64_t total = uint64_t{command.blocks} * block_size;
   if (command.unmap && AllZero(block)) {

@@ -98,6 +98,13 @@ BlockResult ExecuteSynchronizeCache(backend::BlockStore& store);
 BlockResult ExecuteCompareAndWrite(backend::BlockStore& store, const PreparedCommand& command,
                                    uint32_t block_size, absl::Span<const uint8_t> data_out);
 
+// ExecuteOrWrite (SBC-3 5.9, ORWRITE(16) without a bitmap operation): reads
+// the blocks, ORs the data-out into them and writes the result (FUA when
+// asked). The whole blocks present in `data_out` are used, as ExecuteWrite.
+// The caller makes it atomic (an exclusive range lock).
+BlockResult ExecuteOrWrite(backend::BlockStore& store, const PreparedCommand& command,
+                           uint32_t block_size, absl::Span<const uint8_t> data_out);
+
 // ExecuteGetLbaStatus (SBC-3 5.7) reports mapped / deallocated extents from
 // the command's LBA on, as many descriptors as fit `max_bytes` (at least
 // one), from BlockStore::GetMapping.

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <map>
@@ -141,6 +142,11 @@ absl::Status CheckStandaloneOptions(const StandaloneOptions& options) {
       return absl::InvalidArgumentError(absl::StrCat("--allow: ", a.iqn, " is not exported"));
     }
   }
+  for (const std::string& iqn : options.read_only) {
+    if (!iqns.contains(iqn)) {
+      return absl::InvalidArgumentError(absl::StrCat("--read-only: ", iqn, " is not exported"));
+    }
+  }
   std::set<std::string> with_chap;
   for (const ChapSpec& c : options.chaps) {
     if (!iqns.contains(c.iqn)) {
@@ -198,6 +204,8 @@ int RunStandaloneTarget(const StandaloneOptions& options,
     lun.block_size = options.block_size;
     lun.serial = DeriveSerial(e.iqn);
     lun.naa_wwn = DeriveNaaWwn(e.iqn);
+    lun.read_only = std::find(options.read_only.begin(), options.read_only.end(), e.iqn) !=
+                    options.read_only.end();
     if (st.ok()) st = target->AddLun(e.iqn, lun);
     if (st.ok() && acls.contains(e.iqn)) st = target->SetInitiatorAcl(e.iqn, acls[e.iqn]);
     if (st.ok() && chaps.contains(e.iqn)) st = target->SetChap(e.iqn, chaps[e.iqn]);
@@ -207,6 +215,7 @@ int RunStandaloneTarget(const StandaloneOptions& options,
       return 1;
     }
     LOG(INFO) << "exporting " << e.iqn << " LUN 0 from " << e.file
+              << (lun.read_only ? " read-only" : "")
               << (acls.contains(e.iqn)
                       ? absl::StrCat(" to ", absl::StrJoin(acls[e.iqn].initiators, ","))
                       : " to every initiator")

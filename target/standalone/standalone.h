@@ -56,13 +56,15 @@ struct StandaloneOptions {
   TargetOptions target;
   std::vector<ExportSpec> exports;
   std::vector<AllowSpec> allows;
+  std::vector<std::string> read_only;  // IQNs served write-protected
   std::vector<ChapSpec> chaps;
   std::vector<ChapSpec> mutual_chaps;
   uint32_t block_size = 512;
 };
 
-// CheckStandaloneOptions refuses exports of the same IQN twice, --allow/--chap naming an IQN
-// that is not exported, --mutual-chap without --chap, and a target without exports.
+// CheckStandaloneOptions refuses exports of the same IQN twice, --allow, --read-only or --chap
+// naming an IQN that is not exported, --mutual-chap without --chap, and a target without
+// exports.
 absl::Status CheckStandaloneOptions(const StandaloneOptions& options);
 
 // RunStandaloneTarget starts the target with every export, ACL and CHAP setting, calls

@@ -77,8 +77,9 @@ TEST(BinaryTest, EachPluginModeHelpExplainsEveryFlag) {
   ProcessResult r = RunProcess({BinaryPath(), "help", "target"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.stdout_text, HasSubstr("iscsi-csi target"));
-  for (const char* flag : {"--portal", "--export", "--allow", "--chap", "--mutual-chap",
-                           "--block-size", "--io-threads", "--nop-in-interval", "--log-level"}) {
+  for (const char* flag :
+       {"--portal", "--export", "--allow", "--read-only", "--chap", "--mutual-chap", "--block-size",
+        "--io-threads", "--nop-in-interval", "--log-level"}) {
     EXPECT_THAT(r.stdout_text, HasSubstr(flag));
   }
 }

@@ -131,8 +131,8 @@ class LibiscsiTest : public ::testing::Test {
 TargetProcess* LibiscsiTest::target_ = nullptr;
 
 TEST_F(LibiscsiTest, DiscoveryListsEveryTargetAnInitiatorMaySee) {
-  ProcessResult r = Tool({"iscsi-ls", "-i", kGoodInitiator,
-                          absl::StrCat("iscsi://", target_->Portal())});
+  ProcessResult r =
+      Tool({"iscsi-ls", "-i", kGoodInitiator, absl::StrCat("iscsi://", target_->Portal())});
   ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
   for (const char* iqn : {kDisk, kChapDisk, kMutualDisk, kAclDisk}) {
     EXPECT_THAT(r.stdout_text, HasSubstr(absl::StrCat("Target:", iqn))) << r.stdout_text;
@@ -159,8 +159,8 @@ TEST_F(LibiscsiTest, ReadCapacity16ReportsTheExportSize) {
 }
 
 TEST_F(LibiscsiTest, OneWayChapAdmitsTheRightSecretOnly) {
-  ProcessResult ok = Tool({"iscsi-inq", target_->Url(kChapDisk, absl::StrCat(kChapUser, "%",
-                                                                             kChapSecret))});
+  ProcessResult ok =
+      Tool({"iscsi-inq", target_->Url(kChapDisk, absl::StrCat(kChapUser, "%", kChapSecret))});
   EXPECT_EQ(ok.exit_code, 0) << ok.stdout_text << ok.stderr_text;
   ProcessResult none = Tool({"iscsi-inq", target_->Url(kChapDisk)});
   EXPECT_NE(none.exit_code, 0);
@@ -187,8 +187,8 @@ TEST_F(LibiscsiTest, MutualChapChecksBothDirections) {
 }
 
 TEST_F(LibiscsiTest, InitiatorOutsideTheAclSeesNothingAndCannotLogIn) {
-  ProcessResult list = Tool({"iscsi-ls", "-i", kBadInitiator,
-                             absl::StrCat("iscsi://", target_->Portal())});
+  ProcessResult list =
+      Tool({"iscsi-ls", "-i", kBadInitiator, absl::StrCat("iscsi://", target_->Portal())});
   ASSERT_EQ(list.exit_code, 0) << list.stderr_text;
   EXPECT_THAT(list.stdout_text, Not(HasSubstr(kAclDisk)));
   EXPECT_THAT(list.stdout_text, HasSubstr(kDisk));
@@ -223,9 +223,9 @@ SuiteCounts ParseCunit(const std::string& output) {
 }
 
 void RunFamily(TargetProcess& target, const std::string& family, int expected_tests) {
-  ProcessResult r = RunProcess({ToolPath("iscsi-test-cu"), "-d", "-n", "--test=" + family,
-                                target.Url(kDisk)},
-                               absl::Minutes(10));
+  ProcessResult r =
+      RunProcess({ToolPath("iscsi-test-cu"), "-d", "-n", "--test=" + family, target.Url(kDisk)},
+                 absl::Minutes(10));
   SuiteCounts counts = ParseCunit(r.stdout_text);
   std::cout << family << ": " << counts.total << " tests, " << counts.passed - counts.skipped
             << " passed, " << counts.failed << " failed, " << counts.skipped << " skipped\n";

@@ -94,14 +94,14 @@ absl::StatusOr<std::string> IscsiClient::Read(uint64_t lba, uint32_t blocks) {
                      static_cast<size_t>((*task)->datain.size));
 }
 
-absl::Status IscsiClient::Write(uint64_t lba, const std::string& data) {
+absl::Status IscsiClient::Write(uint64_t lba, const std::string& data, bool fua) {
   std::string copy = data;
   absl::StatusOr<TaskPtr> task = Run(
       context_,
       [&] {
         return iscsi_write16_sync(context_, 0, lba, reinterpret_cast<unsigned char*>(copy.data()),
                                   static_cast<uint32_t>(copy.size()), static_cast<int>(block_size_),
-                                  0, 0, 0, 0, 0);
+                                  0, 0, fua ? 1 : 0, 0, 0);
       },
       "write");
   return task.status();

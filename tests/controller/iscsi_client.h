@@ -41,8 +41,9 @@ class IscsiClient {
 
   absl::StatusOr<Capacity> ReadCapacity16();
   absl::StatusOr<std::string> Read(uint64_t lba, uint32_t blocks);
-  // Write writes `data` (a multiple of the block size) at `lba`.
-  absl::Status Write(uint64_t lba, const std::string& data);
+  // Write writes `data` (a multiple of the block size) at `lba`; with `fua` the target must
+  // have it on stable storage before it answers.
+  absl::Status Write(uint64_t lba, const std::string& data, bool fua = false);
   absl::Status SynchronizeCache();
   uint32_t block_size() const { return block_size_; }
 

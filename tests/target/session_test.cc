@@ -332,9 +332,16 @@ TEST_F(TargetTest, LogicalUnitResetAbortsQueuedWorkBeforeAnswering) {
   EXPECT_LT(completed_reads, 24);
   // After the response, nothing more arrives for the aborted tasks.
   EXPECT_TRUE(initiator->ExpectSilence(absl::Milliseconds(500)));
+  // The reset is reported to this nexus too (BUS DEVICE RESET FUNCTION OCCURRED), once.
   CommandOptions tur;
   tur.cdb = TestUnitReady();
   absl::StatusOr<ScsiResult> result = initiator->Command(tur);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, 0x02);
+  EXPECT_EQ(result->sense_key(), 0x06);
+  EXPECT_EQ(result->asc(), 0x29);
+  EXPECT_EQ(result->ascq(), 0x03);
+  result = initiator->Command(tur);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->status, 0);
 }
@@ -527,6 +534,48 @@ TEST_F(TargetTest, ResizeRaisesCapacityDataHasChangedOnTheNextCommand) {
   result = initiator->Command(tur);
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->status, 0);
+  // READ CAPACITY(16) reports the new size: RETURNED LOGICAL BLOCK ADDRESS is the last LBA.
+  CommandOptions capacity;
+  capacity.cdb = {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0};
+  capacity.read = true;
+  capacity.expected_length = 32;
+  result = initiator->Command(capacity);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->status, 0);
+  ASSERT_EQ(result->data.size(), 32u);
+  uint64_t last_lba = 0;
+  for (int i = 0; i < 8; ++i) last_lba = (last_lba << 8) | result->data[i];
+  EXPECT_EQ(last_lba, 2 * kLunBytes / 512 - 1);
+}
+
+TEST_F(TargetTest, LogoutReleasesReserve6BeforeTheResponseArrives) {
+  std::unique_ptr<TestInitiator> holder = LoggedIn();
+  ASSERT_NE(holder, nullptr);
+  LoginOptions other_options = Normal();
+  other_options.initiator_name = "iqn.2026-01.io.iscsi-csi.test:other";
+  other_options.isid = {0x80, 0x12, 0x34, 0x56, 0x00, 0x02};
+  std::unique_ptr<TestInitiator> other = LoggedIn(other_options);
+  ASSERT_NE(other, nullptr);
+  CommandOptions reserve;
+  reserve.cdb = {0x16, 0, 0, 0, 0, 0};
+  for (int round = 0; round < 20; ++round) {
+    absl::StatusOr<ScsiResult> held = holder->Command(reserve);
+    ASSERT_TRUE(held.ok()) << held.status();
+    ASSERT_EQ(held->status, 0);
+    absl::StatusOr<ScsiResult> refused = other->Command(reserve);
+    ASSERT_TRUE(refused.ok()) << refused.status();
+    ASSERT_EQ(refused->status, 0x18);  // RESERVATION CONFLICT
+    ASSERT_TRUE(holder->Logout().ok());
+    // The moment the Logout Response is in, the reservation is gone.
+    absl::StatusOr<ScsiResult> taken = other->Command(reserve);
+    ASSERT_TRUE(taken.ok()) << taken.status();
+    ASSERT_EQ(taken->status, 0) << "round " << round;
+    CommandOptions release;
+    release.cdb = {0x17, 0, 0, 0, 0, 0};
+    ASSERT_EQ(other->Command(release)->status, 0);
+    holder = LoggedIn();
+    ASSERT_NE(holder, nullptr);
+  }
 }
 
 TEST_F(TargetTest, CommandsToAMissingLunAnswerLikeSpcSays) {

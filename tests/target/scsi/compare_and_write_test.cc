@@ -93,6 +93,8 @@ TEST_F(CompareAndWriteTest, DataOutOtherThanTwiceTheBlocksIsInvalidFieldAtByteTh
   EXPECT_EQ(harness_.Run(CompareAndWriteCdb(0, 1), Bytes(4 * 512, 0)).sense, sense);
   EXPECT_EQ(harness_.Run(CompareAndWriteCdb(0, 3), Bytes(4 * 512, 0)).sense, sense);
   EXPECT_EQ(harness_.Run(CompareAndWriteCdb(0, 1), Bytes(512, 0)).sense, sense);
+  // 256 blocks do not fit the 8-bit field: zero blocks with 2 x 256 blocks of data.
+  EXPECT_EQ(harness_.Run(CompareAndWriteCdb(0, 0), Bytes(512 * 512, 0)).sense, sense);
   EXPECT_EQ(harness_.store().count(StoreOp::kWrite), 0);
 }
 

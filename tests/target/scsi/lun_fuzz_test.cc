@@ -213,7 +213,7 @@ TEST(LunFuzzTest, RandomCdbsNeverCrashAndCompleteExactlyOnce) {
       if (r == 1) harness.lun().AddUnitAttention(std::nullopt,
                                                  SenseReason::kReportedLunsDataHasChanged);
       if (r == 2) harness.lun().SetDescriptorSense(below(2) == 0);
-      if (r == 3) harness.lun().Reset(1 + below(4));  // also drops SPC-2 reservations
+      if (r == 3) harness.lun().Reset();  // also drops SPC-2 reservations
       if (r == 4) harness.lun().RemoveNexus(1 + below(4));
     }
     {

@@ -287,17 +287,21 @@ TEST(LunTaskManagementTest, ResetAbortsEverythingAndRaisesUnitAttentionForOthers
   Pending a, b;
   SubmitAsync(harness.lun(), a, harness.Nexus(1), testing::Read10(0, 1));
   SubmitAsync(harness.lun(), b, harness.Nexus(2), testing::Read10(0, 1));
-  std::thread tmf([&] { harness.lun().Reset(1); });
+  std::thread tmf([&] { harness.lun().Reset(); });
   // Both tasks are flagged before the worker is released.
   while (!(a.task.abort_requested() && b.task.abort_requested())) std::this_thread::yield();
   release_worker.Notify();
   tmf.join();
   EXPECT_EQ(a.task.status, ScsiStatus::kTaskAborted);
   EXPECT_EQ(b.task.status, ScsiStatus::kTaskAborted);
-  EXPECT_EQ(harness.Run(kTestUnitReady, {}, 0, 1).status, ScsiStatus::kGood);
-  const Outcome other = harness.Run(kTestUnitReady, {}, 0, 2);
-  EXPECT_EQ(other.sense,  // D_SENSE went back to its default: fixed format
-            (Bytes{0x70, 0, 0x06, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x29, 0x03, 0, 0, 0, 0}));
+  // Every nexus sees the reset, the one that asked for it too; D_SENSE went
+  // back to its default (fixed format).
+  for (uint64_t nexus : {1, 2}) {
+    EXPECT_EQ(harness.Run(kTestUnitReady, {}, 0, nexus).sense,
+              (Bytes{0x70, 0, 0x06, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x29, 0x03, 0, 0, 0, 0}))
+        << nexus;
+    EXPECT_EQ(harness.Run(kTestUnitReady, {}, 0, nexus).status, ScsiStatus::kGood) << nexus;
+  }
 }
 
 TEST(LunTaskManagementTest, RemovedNexusStartsOverWithPowerOn) {

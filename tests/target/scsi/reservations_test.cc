@@ -412,7 +412,7 @@ TEST_F(ReservationsTest, NexusLossAndLunResetReleaseReserve6) {
   ASSERT_EQ(StatusOf(kA, reserve6), ScsiStatus::kGood);
   harness_.lun().RemoveNexus(kA);
   EXPECT_EQ(StatusOf(kB, reserve6), ScsiStatus::kGood);
-  harness_.lun().Reset(kC);
+  harness_.lun().Reset();
   harness_.ClearUnitAttention(kC);
   EXPECT_EQ(StatusOf(kC, reserve6), ScsiStatus::kGood);
 }
@@ -429,7 +429,7 @@ TEST_F(ReservationsTest, Reserve6UnderPersistentReservationsIsGoodOnlyForTheHold
 TEST_F(ReservationsTest, PersistentReservationsSurviveLunResetAndNexusLoss) {
   MustPrOut(kA, kRegister, 0, kKeyA);
   MustPrOut(kA, kReserve, kKeyA, 0, kEa);
-  harness_.lun().Reset(kA);
+  harness_.lun().Reset();
   harness_.lun().RemoveNexus(kA);
   harness_.ClearUnitAttention(kA);
   harness_.ClearUnitAttention(kB);

@@ -15,13 +15,13 @@
 namespace iscsi_csi::target::scsi {
 namespace {
 
-using ::testing::Each;
-using ::testing::ElementsAre;
 using testing::Bytes;
 using testing::Cdb10;
 using testing::Cdb12;
 using testing::Cdb16;
 using testing::Cdb6;
+using ::testing::Each;
+using ::testing::ElementsAre;
 using testing::HarnessOptions;
 using testing::LunHarness;
 using testing::Outcome;
@@ -73,8 +73,8 @@ TEST_F(SbcTest, ReadCapacity16ReportsThinProvisioningBits) {
   const Outcome out = harness_.Run(testing::ReadCapacity16());
   ASSERT_EQ(out.data_in.size(), 32u);
   EXPECT_THAT(Bytes(out.data_in.begin(), out.data_in.begin() + 16),
-              ElementsAre(0, 0, 0, 0, 0, 0, 0x0f, 0xff, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-                          0xc0, 0x00));
+              ElementsAre(0, 0, 0, 0, 0, 0, 0x0f, 0xff, 0x00, 0x00, 0x02, 0x00, 0x00,
+                          0x00, 0xc0, 0x00));
   EXPECT_THAT(Bytes(out.data_in.begin() + 16, out.data_in.end()), Each(0));
 }
 
@@ -106,6 +106,41 @@ TEST(Sbc4kTest, FourKiBlockLunReportsAndMovesWholeBlocks) {
   EXPECT_EQ(harness.Run(testing::Read10(10, 2)).data_in, data);
 }
 
+Bytes OrWrite16(uint64_t lba, uint32_t blocks, uint8_t byte1 = 0) {
+  Bytes cdb = testing::Write16(lba, blocks, byte1);
+  cdb[0] = 0x8b;
+  return cdb;
+}
+
+TEST_F(SbcTest, OrWriteOrsTheDataIntoTheBlocks) {
+  ASSERT_EQ(harness_.Run(testing::Write16(20, 2), Bytes(1024, 0x0f)).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(OrWrite16(20, 2), Bytes(1024, 0xa0)).status, ScsiStatus::kGood);
+  EXPECT_THAT(harness_.Run(testing::Read16(20, 2)).data_in, Each(0xaf));
+  // Unwritten (hole) blocks read as zero, so ORing writes the data as is.
+  const Bytes data = Pattern(512, 9);
+  EXPECT_EQ(harness_.Run(OrWrite16(100, 1), data).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(testing::Read16(100, 1)).data_in, data);
+  // FUA reaches the store as a durable write.
+  const int fua_before = harness_.store().fua_writes();
+  EXPECT_EQ(harness_.Run(OrWrite16(20, 1, 0x08), Bytes(512, 0)).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.store().fua_writes(), fua_before + 1);
+}
+
+TEST_F(SbcTest, OrWriteChecksLikeAWrite) {
+  EXPECT_EQ(harness_.Run(OrWrite16(0, 0)).status, ScsiStatus::kGood);  // zero blocks
+  EXPECT_CHECK_CONDITION(harness_.Run(OrWrite16(4095, 2), Bytes(1024, 1)), 0x05, 0x21, 0x00);
+  EXPECT_CHECK_CONDITION(harness_.Run(OrWrite16(0, 1, 0x20), Bytes(512, 1)), 0x05, 0x24, 0x00);
+  EXPECT_THAT(harness_.Run(testing::Read16(0, 1)).data_in, Each(0));
+}
+
+TEST(SbcReadOnlyTest, OrWriteOnAReadOnlyLunIsWriteProtected) {
+  HarnessOptions options;
+  options.read_only = true;
+  LunHarness harness(options);
+  harness.ClearUnitAttention();
+  EXPECT_CHECK_CONDITION(harness.Run(OrWrite16(0, 1), Bytes(512, 1)), 0x07, 0x27, 0x00);
+}
+
 struct ReadWriteCase {
   const char* name;
   Bytes write_cdb;
@@ -129,11 +164,11 @@ INSTANTIATE_TEST_SUITE_P(
                       ReadWriteCase{"Ten", Cdb10(0x2a, 200, 3), Cdb10(0x28, 200, 3)},
                       ReadWriteCase{"Twelve", Cdb12(0xaa, 300, 3), Cdb12(0xa8, 300, 3)},
                       ReadWriteCase{"Sixteen", Cdb16(0x8a, 4093, 3), Cdb16(0x88, 4093, 3)}),
-    [](const ::testing::TestParamInfo<ReadWriteCase>& param_info) { return param_info.param.name; });
+    [](const ::testing::TestParamInfo<ReadWriteCase>& param_info) {
+      return param_info.param.name;
+    });
 
-TEST_F(SbcTest, UnwrittenBlocksReadAsZeros) {
-  EXPECT_THAT(ReadBlocks(1000, 8), Each(0));
-}
+TEST_F(SbcTest, UnwrittenBlocksReadAsZeros) { EXPECT_THAT(ReadBlocks(1000, 8), Each(0)); }
 
 TEST_F(SbcTest, Read16PastCapacityReturnsLbaOutOfRange) {
   EXPECT_EQ(harness_.Run(testing::Read16(kBlocks, 1)).sense, FixedSense(0x05, 0x21, 0x00));
@@ -185,8 +220,7 @@ TEST_F(SbcTest, WriteWithLongDataOutWritesOnlyTheTransferLength) {
 
 TEST_F(SbcTest, FuaWriteReachesStableStorage) {
   const int before = harness_.store().durable_calls();
-  EXPECT_EQ(harness_.Run(testing::Write10(5, 1, 0x08), Bytes(512, 1)).status,
-            ScsiStatus::kGood);
+  EXPECT_EQ(harness_.Run(testing::Write10(5, 1, 0x08), Bytes(512, 1)).status, ScsiStatus::kGood);
   EXPECT_EQ(harness_.store().fua_writes(), 1);
   EXPECT_EQ(harness_.store().durable_calls(), before + 1);
   harness_.Run(testing::Write10(5, 1), Bytes(512, 1));
@@ -215,9 +249,9 @@ TEST_F(SbcTest, VerifyMismatchReportsMiscompareWithOffset) {
   Bytes data = Pattern(2048, 4);
   WriteBlocks(10, data);
   data[700] ^= 0xff;
-  EXPECT_EQ(harness_.Run(Cdb10(0x2f, 10, 4, 0x02), data).sense,
-            (Bytes{0xf0, 0, 0x0e, 0x00, 0x00, 0x02, 0xbc, 0x0a, 0, 0, 0, 0, 0x1d, 0x00, 0, 0,
-                   0, 0}));
+  EXPECT_EQ(
+      harness_.Run(Cdb10(0x2f, 10, 4, 0x02), data).sense,
+      (Bytes{0xf0, 0, 0x0e, 0x00, 0x00, 0x02, 0xbc, 0x0a, 0, 0, 0, 0, 0x1d, 0x00, 0, 0, 0, 0}));
 }
 
 TEST_F(SbcTest, VerifyMismatchInDescriptorFormatHasInformationDescriptor) {
@@ -225,8 +259,8 @@ TEST_F(SbcTest, VerifyMismatchInDescriptorFormatHasInformationDescriptor) {
   Bytes data(512, 0);
   data[3] = 1;
   EXPECT_EQ(harness_.Run(Cdb16(0x8f, 0, 1, 0x02), data).sense,
-            (Bytes{0x72, 0x0e, 0x1d, 0x00, 0, 0, 0, 0x0c, 0x00, 0x0a, 0x80, 0x00, 0, 0, 0, 0,
-                   0, 0, 0, 3}));
+            (Bytes{0x72, 0x0e, 0x1d, 0x00, 0, 0, 0, 0x0c, 0x00, 0x0a,
+                   0x80, 0x00, 0,    0,    0, 0, 0, 0,    0,    3}));
 }
 
 TEST_F(SbcTest, VerifyWithoutByteCheckOnlyChecksTheRange) {
@@ -255,8 +289,8 @@ struct WriteAndVerifyCase {
 };
 
 Bytes WriteAndVerifyCdb(const WriteAndVerifyCase& c, uint64_t lba, uint32_t blocks) {
-  if (c.cdb_length == 10) return Cdb10(c.opcode, static_cast<uint32_t>(lba),
-                                       static_cast<uint16_t>(blocks), c.byte1);
+  if (c.cdb_length == 10)
+    return Cdb10(c.opcode, static_cast<uint32_t>(lba), static_cast<uint16_t>(blocks), c.byte1);
   if (c.cdb_length == 12) return Cdb12(c.opcode, static_cast<uint32_t>(lba), blocks, c.byte1);
   return Cdb16(c.opcode, lba, blocks, c.byte1);
 }
@@ -328,18 +362,17 @@ TEST_P(WriteAndVerifyTest, VerificationReadErrorIsUnrecoveredReadError) {
             FixedSense(0x03, 0x11, 0x00));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllSizesAndByteChecks, WriteAndVerifyTest,
-    ::testing::Values(WriteAndVerifyCase{"TenMediumOnly", 0x2e, 10, 0x00},
-                      WriteAndVerifyCase{"TenByteCheck", 0x2e, 10, 0x02},
-                      WriteAndVerifyCase{"TenDpo", 0x2e, 10, 0x10},
-                      WriteAndVerifyCase{"TwelveMediumOnly", 0xae, 12, 0x00},
-                      WriteAndVerifyCase{"TwelveByteCheck", 0xae, 12, 0x02},
-                      WriteAndVerifyCase{"SixteenMediumOnly", 0x8e, 16, 0x00},
-                      WriteAndVerifyCase{"SixteenByteCheck", 0x8e, 16, 0x02}),
-    [](const ::testing::TestParamInfo<WriteAndVerifyCase>& param_info) {
-      return param_info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(AllSizesAndByteChecks, WriteAndVerifyTest,
+                         ::testing::Values(WriteAndVerifyCase{"TenMediumOnly", 0x2e, 10, 0x00},
+                                           WriteAndVerifyCase{"TenByteCheck", 0x2e, 10, 0x02},
+                                           WriteAndVerifyCase{"TenDpo", 0x2e, 10, 0x10},
+                                           WriteAndVerifyCase{"TwelveMediumOnly", 0xae, 12, 0x00},
+                                           WriteAndVerifyCase{"TwelveByteCheck", 0xae, 12, 0x02},
+                                           WriteAndVerifyCase{"SixteenMediumOnly", 0x8e, 16, 0x00},
+                                           WriteAndVerifyCase{"SixteenByteCheck", 0x8e, 16, 0x02}),
+                         [](const ::testing::TestParamInfo<WriteAndVerifyCase>& param_info) {
+                           return param_info.param.name;
+                         });
 
 TEST_F(SbcTest, WriteAndVerifyOverMaximumTransferLengthIsInvalidFieldAtLength) {
   EXPECT_EQ(harness_.Run(Cdb16(0x8e, 0, 16385), Bytes(512, 1)).sense,
@@ -433,8 +466,36 @@ TEST_F(SbcTest, WriteSameAcrossChunksRepeatsTheBlock) {
 }
 
 TEST_F(SbcTest, WriteSameWithoutDataOutBlockIsInvalidFieldInInformationUnit) {
-  EXPECT_EQ(harness_.Run(Cdb10(0x41, 0, 1), Bytes(100, 0)).sense,
+  EXPECT_EQ(harness_.Run(Cdb10(0x41, 0, 1), Bytes(100, 0)).sense, FixedSense(0x05, 0x0e, 0x03));
+  // More than one block is as wrong as less (even with UNMAP), and nothing is written.
+  EXPECT_EQ(harness_.Run(Cdb10(0x41, 0, 1), Bytes(1024, 7)).sense, FixedSense(0x05, 0x0e, 0x03));
+  EXPECT_EQ(harness_.Run(Cdb16(0x93, 0, 1, 0x08), Bytes(1024, 7)).sense,
             FixedSense(0x05, 0x0e, 0x03));
+  // Without UNMAP or NDOB, no data-out at all is wrong too.
+  EXPECT_EQ(harness_.Run(Cdb16(0x93, 0, 1)).sense, FixedSense(0x05, 0x0e, 0x03));
+  EXPECT_EQ(harness_.store().count(StoreOp::kWrite), 0);
+}
+
+TEST_F(SbcTest, WriteSame16NdobWritesZerosOrUnmaps) {
+  WriteBlocks(0, Pattern(64 * 512, 5));
+  EXPECT_EQ(harness_.Run(Cdb16(0x93, 0, 8, 0x01)).status, ScsiStatus::kGood);  // NDOB
+  EXPECT_THAT(ReadBlocks(0, 8), Each(0));
+  EXPECT_EQ(harness_.store().count(StoreOp::kUnmap), 0);
+  EXPECT_EQ(harness_.Run(Cdb16(0x93, 8, 56, 0x09)).status, ScsiStatus::kGood);  // NDOB+UNMAP
+  EXPECT_EQ(harness_.store().count(StoreOp::kUnmap), 1);
+  EXPECT_THAT(ReadBlocks(0, 64), Each(0));
+  // NDOB with a data-out block is a contradiction.
+  EXPECT_EQ(harness_.Run(Cdb16(0x93, 0, 1, 0x01), Bytes(512, 1)).sense,
+            FixedSense(0x05, 0x0e, 0x03));
+}
+
+TEST_F(SbcTest, WriteSameUnmapWithoutDataOutUnmaps) {
+  const Bytes data = Pattern(8 * 512, 5);
+  WriteBlocks(8, data);
+  EXPECT_EQ(harness_.Run(Cdb16(0x93, 9, 7, 0x08)).status, ScsiStatus::kGood);
+  EXPECT_EQ(harness_.store().count(StoreOp::kUnmap), 1);
+  EXPECT_THAT(ReadBlocks(9, 7), Each(0));
+  EXPECT_EQ(ReadBlocks(8, 1), Bytes(data.begin(), data.begin() + 512));
 }
 
 TEST_F(SbcTest, StoreEnospcOnWriteIsSpaceAllocationFailed) {
@@ -460,8 +521,7 @@ TEST_F(SbcTest, StoreEioOnWriteAndFlushIsWriteError) {
 
 TEST_F(SbcTest, StoreEnospcOnWriteSameIsSpaceAllocationFailed) {
   harness_.store().FailWith(StoreOp::kWrite, ENOSPC);
-  EXPECT_EQ(harness_.Run(Cdb10(0x41, 0, 8), Bytes(512, 7)).sense,
-            FixedSense(0x07, 0x27, 0x07));
+  EXPECT_EQ(harness_.Run(Cdb10(0x41, 0, 8), Bytes(512, 7)).sense, FixedSense(0x07, 0x27, 0x07));
 }
 
 TEST_F(SbcTest, OtherStoreErrorsAreInternalTargetFailure) {

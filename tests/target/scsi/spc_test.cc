@@ -11,9 +11,9 @@
 namespace iscsi_csi::target::scsi {
 namespace {
 
+using testing::Bytes;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
-using testing::Bytes;
 using testing::HarnessOptions;
 using testing::Inquiry;
 using testing::LunHarness;
@@ -106,15 +106,14 @@ TEST_F(SpcTest, DeviceIdentificationCarriesTargetPortDesignators) {
   const Bytes& d = out.data_in;
   ASSERT_EQ(d.size(), 4u + 20 + 8 + 8 + 20 + 12);
   EXPECT_THAT(Slice(d, 0, 4), ElementsAre(0x00, 0x83, 0x00, 68));
-  EXPECT_THAT(Slice(d, 4, 4), ElementsAre(0x01, 0x03, 0x00, 0x10));  // NAA, LU
+  EXPECT_THAT(Slice(d, 4, 4), ElementsAre(0x01, 0x03, 0x00, 0x10));               // NAA, LU
   EXPECT_THAT(Slice(d, 24, 8), ElementsAre(0x51, 0x94, 0x00, 0x04, 0, 0, 0, 1));  // RTPI
   EXPECT_THAT(Slice(d, 32, 8), ElementsAre(0x51, 0x95, 0x00, 0x04, 0, 0, 0, 7));  // TPG
-  EXPECT_THAT(Slice(d, 40, 4), ElementsAre(0x53, 0x98, 0x00, 16));  // port name
+  EXPECT_THAT(Slice(d, 40, 4), ElementsAre(0x53, 0x98, 0x00, 16));                // port name
   Bytes name = Ascii("iqn.x,t,0x0001");
   name.resize(16, 0);
   EXPECT_EQ(Slice(d, 44, 16), name);
-  EXPECT_THAT(Slice(d, 60, 12),
-              ElementsAre(0x53, 0xa8, 0x00, 8, 'i', 'q', 'n', '.', 'x', 0, 0, 0));
+  EXPECT_THAT(Slice(d, 60, 12), ElementsAre(0x53, 0xa8, 0x00, 8, 'i', 'q', 'n', '.', 'x', 0, 0, 0));
 }
 
 TEST_F(SpcTest, OverlongScsiNameStringIsCutToFitTheLengthByte) {
@@ -135,12 +134,22 @@ TEST_F(SpcTest, BlockLimitsPageReportsLimits) {
   const Bytes d = harness_.Run(Inquiry(true, 0xb0, 255)).data_in;
   ASSERT_EQ(d.size(), 64u);
   EXPECT_THAT(Slice(d, 0, 8), ElementsAre(0x00, 0xb0, 0x00, 0x3c, 0x01, 64, 0x00, 0x01));
-  EXPECT_THAT(Slice(d, 8, 4), ElementsAre(0x00, 0x00, 0x40, 0x00));    // 8 MiB / 512
-  EXPECT_THAT(Slice(d, 20, 4), ElementsAre(0xff, 0xff, 0xff, 0xff));   // max unmap LBAs
-  EXPECT_THAT(Slice(d, 24, 4), ElementsAre(0x00, 0x00, 0x01, 0x00));   // 256 descriptors
-  EXPECT_THAT(Slice(d, 28, 4), ElementsAre(0x00, 0x00, 0x00, 0x08));   // 4 KiB granularity
-  EXPECT_THAT(Slice(d, 32, 4), ElementsAre(0x00, 0x00, 0x00, 0x00));   // UGAVALID=0
-  EXPECT_THAT(Slice(d, 36, 8), ElementsAre(0, 0, 0, 0, 0x00, 0x08, 0x00, 0x00));  // 256 MiB
+  EXPECT_THAT(Slice(d, 8, 4), ElementsAre(0x00, 0x00, 0x40, 0x00));   // 8 MiB / 512
+  EXPECT_THAT(Slice(d, 20, 4), ElementsAre(0xff, 0xff, 0xff, 0xff));  // max unmap LBAs
+  EXPECT_THAT(Slice(d, 24, 4), ElementsAre(0x00, 0x00, 0x01, 0x00));  // 256 descriptors
+  EXPECT_THAT(Slice(d, 28, 4), ElementsAre(0x00, 0x00, 0x00, 0x08));  // 4 KiB granularity
+  EXPECT_THAT(Slice(d, 32, 4), ElementsAre(0x00, 0x00, 0x00, 0x00));  // UGAVALID=0
+  // 256 MiB configured, capped at 0xFFFF blocks (what WRITE SAME(10) can carry).
+  EXPECT_THAT(Slice(d, 36, 8), ElementsAre(0, 0, 0, 0, 0x00, 0x00, 0xff, 0xff));
+}
+
+TEST(SpcLimitsTest, WriteSameLimitBelowTheCapIsReportedAsConfigured) {
+  HarnessOptions options;
+  options.config.max_write_same_bytes = 1 << 20;
+  LunHarness harness(options);
+  const Bytes d = harness.Run(Inquiry(true, 0xb0, 255)).data_in;
+  ASSERT_EQ(d.size(), 64u);
+  EXPECT_THAT(Slice(d, 36, 8), ElementsAre(0, 0, 0, 0, 0x00, 0x00, 0x08, 0x00));  // 2048
 }
 
 TEST_F(SpcTest, BlockDeviceCharacteristicsSaysNonRotating) {
@@ -177,9 +186,9 @@ TEST_F(SpcTest, ModeSense6CachingPageReportsWriteCacheEnabled) {
 
 TEST_F(SpcTest, ModeSense6ControlPageWithoutBlockDescriptor) {
   const Outcome out = harness_.Run(ModeSense6(0x0a, 0, 255, /*dbd=*/true));
-  EXPECT_THAT(out.data_in, ElementsAre(15, 0x00, 0x10, 0,  //
-                                       0x0a, 0x0a, 0x00, 0x10, 0x00, 0x40, 0x00, 0x00,
-                                       0xff, 0xff, 0x00, 0x00));
+  EXPECT_THAT(out.data_in,
+              ElementsAre(15, 0x00, 0x10, 0,  //
+                          0x0a, 0x0a, 0x00, 0x10, 0x00, 0x40, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00));
 }
 
 TEST_F(SpcTest, ModeSense6InformationalExceptionsPage) {
@@ -202,8 +211,8 @@ TEST_F(SpcTest, ModeSense10WithLlbaaReturnsLongBlockDescriptor) {
   const Bytes d = harness_.Run(ModeSense10(0x08, 0, 1024, false, true)).data_in;
   ASSERT_EQ(d.size(), 8u + 16 + 20);
   EXPECT_THAT(Slice(d, 0, 8), ElementsAre(0x00, 42, 0x00, 0x10, 0x01, 0x00, 0x00, 16));
-  EXPECT_THAT(Slice(d, 8, 16), ElementsAre(0, 0, 0, 0, 0, 0, 0x10, 0x00, 0, 0, 0, 0, 0, 0,
-                                           0x02, 0x00));
+  EXPECT_THAT(Slice(d, 8, 16),
+              ElementsAre(0, 0, 0, 0, 0, 0, 0x10, 0x00, 0, 0, 0, 0, 0, 0, 0x02, 0x00));
   EXPECT_EQ(d[24], 0x08);
 }
 
@@ -262,8 +271,8 @@ TEST_F(SpcTest, ReadOnlyLunSetsWriteProtectInModeHeader) {
 TEST_F(SpcTest, RequestSenseWithNothingPendingReturnsNoSense) {
   const Outcome out = harness_.Run(testing::RequestSense());
   EXPECT_EQ(out.status, ScsiStatus::kGood);
-  EXPECT_THAT(out.data_in, ElementsAre(0x70, 0, 0x00, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x00,
-                                       0x00, 0, 0, 0, 0));
+  EXPECT_THAT(out.data_in,
+              ElementsAre(0x70, 0, 0x00, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x00, 0x00, 0, 0, 0, 0));
 }
 
 TEST_F(SpcTest, RequestSenseDescBitSelectsDescriptorFormat) {
@@ -307,8 +316,8 @@ TEST_F(SpcTest, ReportLunsReservedSelectReportIsInvalidField) {
 
 Bytes ControlPageSelect(bool d_sense) {
   // Mode parameter header(6) + Control page with its current values.
-  return {0, 0, 0, 0, 0x0a, 0x0a, static_cast<uint8_t>(d_sense ? 0x04 : 0), 0x10, 0, 0x40, 0, 0,
-          0xff, 0xff, 0, 0};
+  return {0, 0, 0,    0,    0x0a, 0x0a, static_cast<uint8_t>(d_sense ? 0x04 : 0), 0x10, 0, 0x40,
+          0, 0, 0xff, 0xff, 0,    0};
 }
 
 TEST_F(SpcTest, ModeSelectTurnsDescriptorSenseOnAndTellsOtherNexuses) {
@@ -337,7 +346,7 @@ TEST_F(SpcTest, ModeSelect10WithCachingPageCanTurnTheWriteCacheOff) {
   EXPECT_EQ(harness_.Run(testing::Write10(0, 1), Bytes(512, 1)).status, ScsiStatus::kGood);
   EXPECT_EQ(harness_.store().fua_writes(), fua_before + 1);
   // A LOGICAL UNIT RESET restores the default.
-  harness_.lun().Reset(1);
+  harness_.lun().Reset();
   EXPECT_TRUE(harness_.lun().write_cache_enabled());
 }
 
@@ -406,14 +415,13 @@ TEST_F(SpcTest, TestUnitReadyIsGood) {
 }
 
 TEST_F(SpcTest, UnimplementedOpcodeIsInvalidCommandOperationCode) {
-  for (uint8_t op : {0x04, 0x1c, 0x1d, 0x1e, 0x3b, 0x3c, 0x4c, 0x83, 0x84, 0x8b, 0xa4, 0xc0,
-                     0xff}) {
+  for (uint8_t op : {0x04, 0x1c, 0x1d, 0x1e, 0x3b, 0x3c, 0x4c, 0x83, 0x84, 0xa4, 0xc0, 0xff}) {
     Bytes cdb(16, 0);
     cdb[0] = op;
     const Outcome out = harness_.Run(cdb);
     EXPECT_EQ(out.status, ScsiStatus::kCheckCondition) << int{op};
-    EXPECT_EQ(out.sense, (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0x00, 0, 0,
-                                0, 0}))
+    EXPECT_EQ(out.sense,
+              (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x20, 0x00, 0, 0, 0, 0}))
         << int{op};
   }
 }

@@ -76,6 +76,11 @@ TEST(CheckStandaloneOptionsTest, RefusesInconsistentSettings) {
   StandaloneOptions stray_allow = options;
   stray_allow.allows.push_back({"iqn.2026-11.io.example:b", "iqn.i"});
   EXPECT_FALSE(CheckStandaloneOptions(stray_allow).ok());
+  StandaloneOptions read_only = options;
+  read_only.read_only.push_back("iqn.2026-11.io.example:a");
+  EXPECT_TRUE(CheckStandaloneOptions(read_only).ok());
+  read_only.read_only.push_back("iqn.2026-11.io.example:b");
+  EXPECT_THAT(CheckStandaloneOptions(read_only).message(), ::testing::HasSubstr("--read-only"));
   StandaloneOptions mutual_only = options;
   mutual_only.mutual_chaps.push_back({"iqn.2026-11.io.example:a", {"t", "target-secret-12"}});
   EXPECT_FALSE(CheckStandaloneOptions(mutual_only).ok());
