@@ -341,14 +341,17 @@ absl::Status IscsiadmError(absl::string_view step, const CommandResult& result) 
   switch (code) {
     case 24:
       return absl::UnauthenticatedError(absl::StrCat(
-          detail, ": the target refused the CHAP credentials; check that the chapUser/chapSecret "
-                  "(and chapTargetUser/chapTargetSecret) in the publish context match the "
-                  "target's CHAP settings for this volume"));
+          detail, ": the target refused the CHAP credentials or this node (iSCSI "
+                  "authorization failure); check that the volume is published to this node "
+                  "(ControllerPublishVolume) and that the chapUser/chapSecret (and "
+                  "chapTargetUser/chapTargetSecret) in the publish context match the target's "
+                  "CHAP settings for this volume"));
     case 19:
       return absl::FailedPreconditionError(absl::StrCat(
-          detail, ": the target refused the login for good (no such target, or this node's "
-                  "initiator is not in its ACL); check that ControllerPublishVolume ran for "
-                  "this node",
+          detail, ": the login failed for good (no such target, this node's initiator is not "
+                  "in its ACL, or the target failed mutual CHAP); check that "
+                  "ControllerPublishVolume ran for this node and that chapTargetUser/"
+                  "chapTargetSecret in the publish context match the target's",
           tail));
     case 4:
     case 5:

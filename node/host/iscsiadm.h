@@ -111,8 +111,9 @@ Command BuildSessionRescanArgs(int sid);
 absl::string_view IscsiadmExitName(int exit_code);
 // IscsiadmError maps a failed iscsiadm run to a status whose message tells the operator what to
 // fix: 24 Unauthenticated, 4/5/8/11/29 Unavailable (portal unreachable), 12/18/20
-// FailedPrecondition (host set-up), 19 FailedPrecondition (login refused for good), 13
-// PermissionDenied, 2/21 NotFound, 15 AlreadyExists, others Internal.
+// FailedPrecondition (host set-up), 19 FailedPrecondition (login failed for good: no target, not
+// in the ACL, or the target failed mutual CHAP), 13 PermissionDenied, 2/21 NotFound, 15
+// AlreadyExists, others Internal.
 absl::Status IscsiadmError(absl::string_view step, const CommandResult& result);
 
 class Iscsiadm {
