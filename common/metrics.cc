@@ -14,41 +14,42 @@ CsiMetrics::CsiMetrics(prometheus::Registry& registry)
                       .Register(registry)),
       durations_(prometheus::BuildHistogram()
                      .Name("iscsi_csi_csi_operation_duration_seconds")
-                     .Help("Time from receipt of a CSI RPC to its status, by method.")
+                     .Help("Time from receipt of a CSI RPC to its status, by method and gRPC status code.")
                      .Register(registry)),
       in_flight_(prometheus::BuildGauge()
                      .Name("iscsi_csi_csi_operations_in_flight")
                      .Help("CSI RPCs being served now, by method.")
                      .Register(registry)) {}
 
-CsiMetrics::PerMethod& CsiMetrics::ForMethod(absl::string_view method) {
-  auto it = methods_.find(method);
-  if (it != methods_.end()) return it->second;
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-  PerMethod per{&durations_.Add({{"method", std::string(method)}}, kBuckets),
-                &in_flight_.Add({{"method", std::string(method)}})};
-  return methods_.emplace(std::string(method), per).first->second;
+prometheus::Gauge& CsiMetrics::InFlight(absl::string_view method) {
+  auto it = in_flight_by_method_.find(method);
+  if (it == in_flight_by_method_.end()) {
+    prometheus::Gauge* gauge = &in_flight_.Add({{"method", std::string(method)}});
+    it = in_flight_by_method_.emplace(std::string(method), gauge).first;
+  }
+  return *it->second;
 }
 
 void CsiMetrics::Begin(absl::string_view method) {
   absl::MutexLock lock(&mu_);
-  ForMethod(method).in_flight->Increment();
+  InFlight(method).Increment();
 }
 
 void CsiMetrics::End(absl::string_view method, absl::string_view grpc_code, double seconds) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
   absl::MutexLock lock(&mu_);
-  PerMethod& per = ForMethod(method);
-  per.in_flight->Decrement();
-  per.duration->Observe(seconds);
+  InFlight(method).Decrement();
   std::string key = absl::StrCat(method, "/", grpc_code);
-  auto it = counters_.find(key);
-  if (it == counters_.end()) {
-    prometheus::Counter* counter = &operations_.Add(
-        {{"method", std::string(method)}, {"grpc_code", std::string(grpc_code)}});
-    it = counters_.emplace(std::move(key), counter).first;
+  auto it = outcomes_.find(key);
+  if (it == outcomes_.end()) {
+    const prometheus::Labels labels = {{"method", std::string(method)},
+                                       {"grpc_code", std::string(grpc_code)}};
+    PerOutcome per{&operations_.Add(labels), &durations_.Add(labels, kBuckets)};
+    it = outcomes_.emplace(std::move(key), per).first;
   }
-  it->second->Increment();
+  it->second.count->Increment();
+  it->second.duration->Observe(seconds);
 }
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsEndpoint(

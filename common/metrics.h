@@ -23,7 +23,8 @@
 namespace iscsi_csi {
 
 // CsiMetrics: iscsi_csi_csi_operations_total{method,grpc_code},
-// iscsi_csi_csi_operation_duration_seconds{method} and iscsi_csi_csi_operations_in_flight{method}.
+// iscsi_csi_csi_operation_duration_seconds{method,grpc_code} and
+// iscsi_csi_csi_operations_in_flight{method}.
 class CsiMetrics {
  public:
   explicit CsiMetrics(prometheus::Registry& registry);
@@ -33,18 +34,19 @@ class CsiMetrics {
   void End(absl::string_view method, absl::string_view grpc_code, double seconds);
 
  private:
-  struct PerMethod {
+  struct PerOutcome {
+    prometheus::Counter* count;
     prometheus::Histogram* duration;
-    prometheus::Gauge* in_flight;
   };
-  PerMethod& ForMethod(absl::string_view method) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  prometheus::Gauge& InFlight(absl::string_view method) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   prometheus::Family<prometheus::Counter>& operations_;
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Gauge>& in_flight_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, PerMethod> methods_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, prometheus::Counter*> counters_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Gauge*> in_flight_by_method_ ABSL_GUARDED_BY(mu_);
+  // Keyed "method/grpc_code".
+  absl::flat_hash_map<std::string, PerOutcome> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
 // StartMetricsEndpoint serves `registry` at http://address/metrics. Fails (instead of throwing)

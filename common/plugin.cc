@@ -94,6 +94,11 @@ int RunPlugin(const PluginMode& mode, const std::string& version) {
       return 1;
     }
   }
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra_metrics;
+  if (exposer != nullptr && mode.extra_metrics) {
+    extra_metrics = mode.extra_metrics();
+    for (const auto& collectable : extra_metrics) exposer->RegisterCollectable(collectable);
+  }
   identity.SetReady(true);
   LOG(INFO) << mode.name << " ready";
 

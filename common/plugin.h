@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "csi.pb.h"
 #include "grpcpp/impl/codegen/service_type.h"
+#include "prometheus/collectable.h"
 #include "prometheus/registry.h"
 
 namespace iscsi_csi {
@@ -29,6 +30,9 @@ struct PluginMode {
   std::function<absl::Status()> health;
   // Optional: called after the server has drained, to stop the mode's own machinery.
   std::function<void()> stop;
+  // Optional: after load_state succeeds, more metrics to serve beside the process registry
+  // (collected at scrape time, e.g. the embedded target's counters).
+  std::function<std::vector<std::shared_ptr<prometheus::Collectable>>()> extra_metrics;
 };
 
 // The registry every metric of the process is registered in (served at --metrics-address).

@@ -47,6 +47,7 @@ class Controller {
   target::Target* target() { return target_.get(); }
   VolumeManager* manager() { return manager_.get(); }
   Catalog* catalog() { return catalog_.get(); }
+  Pool* pool() { return pool_.get(); }
 
  private:
   const ControllerOptions options_;

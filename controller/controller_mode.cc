@@ -11,7 +11,9 @@
 #include "common/plugin.h"
 #include "controller/controller.h"
 #include "controller/options.h"
+#include "controller/volume_metrics.h"
 #include "glog/logging.h"
+#include "target/target_metrics.h"
 
 // Flags shared with other modes, defined where the binary already has them:
 // --portal with `iscsi-csi target` (common/target_command.cc: where the target listens) and
@@ -56,6 +58,11 @@ int Run(const std::string& version) {
   mode.load_state = [&controller] { return controller->Start(); };
   mode.health = [&controller] { return controller->Health(); };
   mode.stop = [&controller] { controller->Stop(); };
+  mode.extra_metrics = [&controller] {
+    return std::vector<std::shared_ptr<prometheus::Collectable>>{
+        std::make_shared<target::TargetCollector>(*controller->target()),
+        std::make_shared<VolumeCollector>(*controller->catalog(), *controller->pool())};
+  };
   return RunPlugin(mode, version);
 }
 

@@ -297,6 +297,14 @@ absl::StatusOr<uint64_t> Pool::FreeBytes() const {
   return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
 }
 
+absl::StatusOr<uint64_t> Pool::CapacityBytes() const {
+  struct statvfs st {};
+  if (::statvfs(data_dir_.c_str(), &st) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("statvfs ", data_dir_));
+  }
+  return static_cast<uint64_t>(st.f_blocks) * static_cast<uint64_t>(st.f_frsize);
+}
+
 absl::StatusOr<std::vector<std::string>> Pool::ListFiles(const std::string& dir) const {
   std::unique_ptr<DIR, int (*)(DIR*)> handle(::opendir(dir.c_str()), &::closedir);
   if (handle == nullptr) return ErrnoStatus(errno, absl::StrCat("list ", dir));

@@ -60,6 +60,8 @@ class Pool {
 
   // FreeBytes: what an unprivileged writer may still allocate in the pool (statvfs f_bavail).
   absl::StatusOr<uint64_t> FreeBytes() const;
+  // CapacityBytes: the size of the filesystem holding the pool (statvfs f_blocks).
+  absl::StatusOr<uint64_t> CapacityBytes() const;
 
   // ListFiles: the names (not paths) of the regular files in `dir`.
   absl::StatusOr<std::vector<std::string>> ListFiles(const std::string& dir) const;

@@ -93,6 +93,11 @@ int Run(const std::string& version) {
     return status;
   };
   mode.stop = [&service] { service.SetReady(false); };
+  Iscsiadm metrics_iscsiadm(runner, options.command_timeout);
+  mode.extra_metrics = [&store, &metrics_iscsiadm] {
+    return std::vector<std::shared_ptr<prometheus::Collectable>>{
+        std::make_shared<NodeCollector>(store, metrics_iscsiadm)};
+  };
   return RunPlugin(mode, version);
 }
 

@@ -259,6 +259,7 @@ grpc::Status NodeService::NodeUnstageVolume(grpc::ServerContext*,
     return WithContext(stager_->Unstage(request->volume_id(), request->staging_target_path()),
                        absl::StrCat("unstage ", request->volume_id()));
   }();
+  if (metrics_ != nullptr) metrics_->UnstageResult(status);
   return ToGrpcStatus(status);
 }
 

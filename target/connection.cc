@@ -214,6 +214,7 @@ bool Connection::ConsumeBuffered() {
             // §7.8: at ERL 0 a header digest error leaves the framing untrusted.
             LOG_EVERY_T(WARNING, 10)
                 << LogPrefix() << " " << status.message() << "; closing the connection";
+            host_->stats().CountDigestError(/*header=*/true);
             CloseInternal(status.message(), false);
             return false;
           }
@@ -253,6 +254,7 @@ void Connection::OnFramedPdu() {
         DataDigestMatches(absl::MakeConstSpan(base + data_offset, padded),
                           absl::MakeConstSpan(base + data_offset + padded, kDigestLength));
     if (!pdu.data_digest_ok) {
+      host_->stats().CountDigestError(/*header=*/false);
       LOG_EVERY_T(WARNING, 10) << LogPrefix() << " data digest error on opcode 0x"
                                << absl::StrFormat("%02x", static_cast<int>(pdu.opcode));
     }
@@ -303,6 +305,7 @@ void Connection::ApplyLoginStep(LoginHandler::Step step) {
       return;
     case LoginHandler::Outcome::kFailed: {
       const LoginStatus status = step.failure.value_or(kLoginInitiatorError);
+      host_->stats().CountLogin(LoginResultFor(status.status_class, status.status_detail));
       const LoginIdentity& identity = login_->identity();
       LOG_EVERY_T(WARNING, 5) << "login failed " << LogPrefix() << " target="
                               << (identity.target_name.empty() ? "-" : identity.target_name)
@@ -369,6 +372,7 @@ void Connection::EnterFullFeature() {
   config.exp_cmd_sn = login_->cmd_sn();
   config.nexus_id = host_->NextNexusId();
   session_ = std::make_unique<Session>(this, std::move(config));
+  host_->stats().CountLogin(LoginResult::kSuccess);
   LOG(INFO) << "login " << LogPrefix()
             << " target=" << (params.target_name.empty() ? "-" : params.target_name)
             << " isid=" << IsidHex(login_->isid()) << " tsih=" << tsih_ << " peer=" << peer_
@@ -517,6 +521,7 @@ void Connection::CloseInternal(absl::string_view why, bool log_info) {
   tx_queue_.clear();
   tx_bytes_ = 0;
   if (session_ != nullptr) {
+    if (!orderly_close_) host_->stats().CountDroppedConnection();
     if (log_info) {
       LOG(INFO) << "session closed " << LogPrefix()
                 << " target=" << (session_->target_name().empty() ? "-" : session_->target_name())
@@ -537,6 +542,7 @@ void Connection::OnTick(absl::Time now) {
   if (phase_ == Phase::kLogin || phase_ == Phase::kWaitingForSession) {
     if (now - created_ > kLoginTimeout) {
       LOG_EVERY_T(WARNING, 10) << LogPrefix() << " peer=" << peer_ << " login timed out";
+      host_->stats().CountLogin(LoginResult::kProtocolError);
       CloseInternal("login timed out", false);
     }
     return;

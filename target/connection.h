@@ -35,6 +35,7 @@
 #include "target/login.h"
 #include "target/protocol.h"
 #include "target/registry.h"
+#include "target/stats.h"
 #include "target/target.h"
 
 namespace iscsi_csi::target {
@@ -62,6 +63,7 @@ class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual Registry& registry() = 0;
+  virtual TargetStats& stats() = 0;
   virtual const TargetOptions& options() const = 0;
   virtual std::vector<PortalAddress> portal_addresses() const = 0;
   // Runs blocking management work (task management waits, nexus teardown) off the loops.
@@ -149,6 +151,12 @@ class Connection final : public EventLoop::Handler,
   // (and stops reading meanwhile). Both are idempotent.
   void Close(absl::string_view why);
   void CloseAfterFlush(absl::string_view why);
+  // CloseOrderly: CloseAfterFlush for a close the initiator asked for (Logout, TARGET COLD
+  // RESET); anything else that ends a full-feature connection counts as dropped.
+  void CloseOrderly(absl::string_view why) {
+    orderly_close_ = true;
+    CloseAfterFlush(why);
+  }
   void PauseInput(uint32_t reason);
   void ResumeInput(uint32_t reason);
   // FlushIfPending writes queued output; callers at the top of a loop callback use it.
@@ -202,6 +210,7 @@ class Connection final : public EventLoop::Handler,
   Phase phase_ = Phase::kLogin;
   bool closed_ = false;
   bool close_after_flush_ = false;
+  bool orderly_close_ = false;
   std::string close_reason_;
   uint32_t paused_ = 0;
   uint32_t registered_events_ = 0;

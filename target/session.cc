@@ -3,6 +3,7 @@
 #include "target/session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -76,6 +77,37 @@ std::vector<uint8_t> AbortedCommandSense(uint8_t asc, uint8_t ascq) {
   sense[12] = asc;
   sense[13] = ascq;
   return sense;
+}
+
+uint64_t SteadyNanoseconds() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// The metric a command counts under: data reads and writes by opcode, the rest "other".
+IoOp IoOpOf(const scsi::ScsiTask& task) {
+  const absl::Span<const uint8_t> cdb = task.cdb();
+  if (cdb.empty()) return IoOp::kOther;
+  switch (static_cast<scsi::ScsiOp>(cdb[0])) {
+    case scsi::ScsiOp::kRead6:
+    case scsi::ScsiOp::kRead10:
+    case scsi::ScsiOp::kRead12:
+    case scsi::ScsiOp::kRead16:
+      return IoOp::kRead;
+    case scsi::ScsiOp::kWrite6:
+    case scsi::ScsiOp::kWrite10:
+    case scsi::ScsiOp::kWrite12:
+    case scsi::ScsiOp::kWrite16:
+    case scsi::ScsiOp::kWriteAndVerify10:
+    case scsi::ScsiOp::kWriteAndVerify12:
+    case scsi::ScsiOp::kWriteAndVerify16:
+    case scsi::ScsiOp::kCompareAndWrite:
+    case scsi::ScsiOp::kOrWrite16:
+      return IoOp::kWrite;
+    default:
+      return IoOp::kOther;
+  }
 }
 
 // The number of bytes the SCSI command itself transfers, when the CDB says so (block
@@ -187,7 +219,9 @@ void CommandWindow::Update(size_t outstanding) {
 // --- Session ----------------------------------------------------------------------------
 
 Session::Session(Connection* connection, Config config)
-    : connection_(connection), config_(std::move(config)), window_(config_.exp_cmd_sn) {}
+    : connection_(connection), config_(std::move(config)), window_(config_.exp_cmd_sn) {
+  if (!discovery()) io_stats_ = connection_->host()->stats().ForTarget(target_name());
+}
 
 Session::~Session() = default;
 
@@ -375,6 +409,7 @@ void Session::HandleScsiCommand(const ReceivedPdu& pdu) {
   task->read = command.read_bit;
   task->write = command.write_bit;
   task->expected_length = command.expected_data_transfer_length;
+  task->arrived_ns = SteadyNanoseconds();
   if (std::optional<uint16_t> number = scsi::DecodeLun(command.lun)) {
     task->unit = connection_->host()->registry().FindLun(target_name(), *number);
   }
@@ -736,6 +771,13 @@ void Session::SendTaskResponse(Task& task) {
   if (data_in.size() > scsi_task.expected_transfer_length) {
     data_in.resize(scsi_task.expected_transfer_length);
   }
+  if (io_stats_ != nullptr) {
+    const IoOp op = IoOpOf(scsi_task);
+    const bool moved_data = good && op != IoOp::kOther;
+    io_stats_->Record(op, good, moved_data && task.read ? data_in.size() : 0,
+                      moved_data && task.write ? scsi_task.data_out.size() : 0,
+                      SteadyNanoseconds() - task.arrived_ns);
+  }
 
   // Residuals (§11.4.5): what the command transfers against what the initiator expected.
   bool overflow = false;
@@ -1012,7 +1054,7 @@ void Session::HandleLogout(const LogoutRequest& request) {
     response.exp_cmd_sn = window_.exp_cmd_sn();
     response.max_cmd_sn = window_.max_cmd_sn();
     connection_->SendPdu(EncodeLogoutResponse(response));
-    if (close) connection_->CloseAfterFlush("logout");
+    if (close) connection_->CloseOrderly("logout");
     return;
   }
   // §11.14: the tasks still active are terminated implicitly; no response follows this. The
@@ -1042,7 +1084,7 @@ void Session::FinishLogout(LogoutResponse response) {
   response.exp_cmd_sn = window_.exp_cmd_sn();
   response.max_cmd_sn = window_.max_cmd_sn();
   connection_->SendPdu(EncodeLogoutResponse(response));
-  connection_->CloseAfterFlush("logout");
+  connection_->CloseOrderly("logout");
 }
 
 // --- Task management ----------------------------------------------------------------------
@@ -1085,6 +1127,7 @@ void Session::AbortLocalTasks(std::optional<uint64_t> lun_field) {
 }
 
 void Session::HandleTaskManagement(const TaskMgmtRequest& request) {
+  connection_->host()->stats().CountTaskManagement(static_cast<uint8_t>(request.function));
   Registry& registry = connection_->host()->registry();
   switch (request.function) {
     case TmfFunction::kAbortTask: {
@@ -1183,7 +1226,7 @@ void Session::FinishManagement(uint32_t tmf_itt, bool close_after) {
     connection_->ResumeInput(Connection::kPauseTaskManagement);
   }
   SendTmfResponse(tmf_itt, TmfResponse::kFunctionComplete);
-  if (close_after) connection_->CloseAfterFlush("target cold reset");
+  if (close_after) connection_->CloseOrderly("target cold reset");
 }
 
 // --- Async events and shutdown ------------------------------------------------------------

@@ -45,6 +45,7 @@
 #include "target/protocol.h"
 #include "target/scsi/lun.h"
 #include "target/scsi/task.h"
+#include "target/stats.h"
 
 namespace iscsi_csi::target {
 
@@ -72,6 +73,7 @@ struct Task {
   bool read = false;
   bool write = false;
   uint32_t expected_length = 0;  // Expected Data Transfer Length
+  uint64_t arrived_ns = 0;       // steady clock, for the latency metric
 
   // Write data (§11.7, §13.10-§13.14).
   uint32_t received = 0;         // Data-Out bytes accounted (stored or discarded)
@@ -230,6 +232,7 @@ class Session {
   uint32_t next_ttt_ = 1;
 
   std::shared_ptr<const scsi::ItNexus> nexus_;
+  std::shared_ptr<IoStats> io_stats_;  // null for discovery sessions
   std::shared_ptr<const std::vector<uint64_t>> nexus_luns_;
 
   TextAccumulator text_request_;

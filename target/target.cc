@@ -126,7 +126,11 @@ class Target::Impl final : public ConnectionHost {
   void Stop();
 
   std::vector<PortalAddress> portals() const { return bound_; }
-  absl::Status AddTarget(const TargetConfig& config) { return registry_.AddTarget(config); }
+  absl::Status AddTarget(const TargetConfig& config) {
+    absl::Status status = registry_.AddTarget(config);
+    if (status.ok()) stats_.ForTarget(config.iqn);  // its series exist from the start, at 0
+    return status;
+  }
   absl::Status RemoveTarget(absl::string_view iqn);
   absl::Status AddLun(absl::string_view iqn, const LunConfig& config);
   absl::Status RemoveLun(absl::string_view iqn, uint64_t lun);
@@ -140,6 +144,7 @@ class Target::Impl final : public ConnectionHost {
 
   // ConnectionHost.
   Registry& registry() override { return registry_; }
+  TargetStats& stats() override { return stats_; }
   const TargetOptions& options() const override { return options_; }
   std::vector<PortalAddress> portal_addresses() const override { return bound_; }
   backend::WorkerPool& management_pool() override { return *management_pool_; }
@@ -177,6 +182,7 @@ class Target::Impl final : public ConnectionHost {
   uint16_t AllocateTsih() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const TargetOptions options_;
+  TargetStats stats_;
   // Destruction runs bottom-up: the management pool (whose work posts to the loops) goes
   // before the loops, the loops before the logical units and their I/O pool.
   Registry registry_;
@@ -326,6 +332,7 @@ absl::Status Target::Impl::RemoveTarget(absl::string_view iqn) {
       registry_.RemoveTarget(iqn);
   if (!units.ok()) return units.status();
   for (const auto& unit : *units) unit->ClearTaskSet();
+  stats_.Forget(iqn);
   LOG(INFO) << "removed target " << iqn;
   return absl::OkStatus();
 }
@@ -599,6 +606,7 @@ Target::~Target() { Stop(); }
 void Target::Stop() { impl_->Stop(); }
 std::vector<PortalAddress> Target::portals() const { return impl_->portals(); }
 absl::Status Target::AddTarget(const TargetConfig& config) { return impl_->AddTarget(config); }
+TargetStats::Snapshot Target::Stats() const { return impl_->stats().Read(); }
 absl::Status Target::RemoveTarget(absl::string_view iqn) { return impl_->RemoveTarget(iqn); }
 absl::Status Target::AddLun(absl::string_view iqn, const LunConfig& config) {
   return impl_->AddLun(iqn, config);

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "target/stats.h"
 #include "target/negotiation.h"
 
 namespace iscsi_csi::target {
@@ -136,6 +137,9 @@ class Target {
   absl::Status SetChap(absl::string_view iqn, const TargetChap& chap);
 
   std::vector<SessionInfo> ListSessions() const;
+  // Stats: counters since Start (logins, task management, digest errors, dropped
+  // connections) and each exported target's SCSI commands, errors, bytes and latency.
+  TargetStats::Snapshot Stats() const;
   // CloseSessions closes the sessions of `initiator_name` (to target `iqn`, or to every
   // target when `iqn` is empty) and returns how many were closed.
   int CloseSessions(absl::string_view iqn, absl::string_view initiator_name);
