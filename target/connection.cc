@@ -97,6 +97,13 @@ absl::Status Connection::Start() {
     if (identity.session_type == SessionType::kNormal) {
       access = host_->registry().ResolveNormalLogin(identity.target_name, identity.initiator_name);
       if (access.refusal.has_value()) return access;
+      // Too many CHAP failures lately: refused before any exchange (no secret is tried).
+      if (access.chap.has_value() &&
+          host_->chap_throttle().LockedOut(identity.initiator_name) > absl::ZeroDuration()) {
+        rate_limited_ = true;
+        access.refusal = kLoginAuthenticationFailure;
+        return access;
+      }
     }
     if (request.tsih != 0) {
       // §6.3.1: a non-zero TSIH adds a connection to a session; we allow one.
@@ -305,8 +312,16 @@ void Connection::ApplyLoginStep(LoginHandler::Step step) {
       return;
     case LoginHandler::Outcome::kFailed: {
       const LoginStatus status = step.failure.value_or(kLoginInitiatorError);
-      host_->stats().CountLogin(LoginResultFor(status.status_class, status.status_detail));
       const LoginIdentity& identity = login_->identity();
+      if (rate_limited_) {
+        host_->stats().CountLogin(LoginResult::kRateLimited);
+      } else {
+        const LoginResult result = LoginResultFor(status.status_class, status.status_detail);
+        host_->stats().CountLogin(result);
+        if (result == LoginResult::kAuthFailure && !identity.initiator_name.empty()) {
+          host_->chap_throttle().Failure(identity.initiator_name);
+        }
+      }
       LOG_EVERY_T(WARNING, 5) << "login failed " << LogPrefix() << " target="
                               << (identity.target_name.empty() ? "-" : identity.target_name)
                               << " peer=" << peer_
@@ -373,6 +388,7 @@ void Connection::EnterFullFeature() {
   config.nexus_id = host_->NextNexusId();
   session_ = std::make_unique<Session>(this, std::move(config));
   host_->stats().CountLogin(LoginResult::kSuccess);
+  if (params.auth_method == AuthMethod::kChap) host_->chap_throttle().Success(initiator_name_);
   LOG(INFO) << "login " << LogPrefix()
             << " target=" << (params.target_name.empty() ? "-" : params.target_name)
             << " isid=" << IsidHex(login_->isid()) << " tsih=" << tsih_ << " peer=" << peer_

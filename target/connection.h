@@ -36,6 +36,7 @@
 #include "target/protocol.h"
 #include "target/registry.h"
 #include "target/stats.h"
+#include "target/chap_throttle.h"
 #include "target/target.h"
 
 namespace iscsi_csi::target {
@@ -64,6 +65,7 @@ class ConnectionHost {
   virtual ~ConnectionHost() = default;
   virtual Registry& registry() = 0;
   virtual TargetStats& stats() = 0;
+  virtual ChapThrottle& chap_throttle() = 0;
   virtual const TargetOptions& options() const = 0;
   virtual std::vector<PortalAddress> portal_addresses() const = 0;
   // Runs blocking management work (task management waits, nexus teardown) off the loops.
@@ -239,6 +241,7 @@ class Connection final : public EventLoop::Handler,
   std::unique_ptr<Session> session_;
   uint16_t tsih_ = 0;
   bool registered_session_ = false;
+  bool rate_limited_ = false;  // this login was refused by the CHAP throttle
 };
 
 }  // namespace iscsi_csi::target

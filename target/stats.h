@@ -63,11 +63,12 @@ enum class LoginResult : uint8_t {
   kNotFound,       // 0x0203, 0x0204
   kProtocolError,  // other initiator errors (class 2), timeouts, broken PDUs
   kTargetError,    // class 3
+  kRateLimited,    // refused unheard: too many CHAP failures (ChapThrottle)
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(LoginResult::kCount)>
-    kLoginResultNames = {"success",   "auth_failure",   "acl_denied",
-                         "not_found", "protocol_error", "target_error"};
+    kLoginResultNames = {"success",        "auth_failure", "acl_denied",  "not_found",
+                         "protocol_error", "target_error", "rate_limited"};
 // LoginResultFor maps a Login Response status (class, detail) to a result.
 LoginResult LoginResultFor(uint8_t status_class, uint8_t status_detail);
 

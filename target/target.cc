@@ -145,6 +145,7 @@ class Target::Impl final : public ConnectionHost {
   // ConnectionHost.
   Registry& registry() override { return registry_; }
   TargetStats& stats() override { return stats_; }
+  ChapThrottle& chap_throttle() override { return chap_throttle_; }
   const TargetOptions& options() const override { return options_; }
   std::vector<PortalAddress> portal_addresses() const override { return bound_; }
   backend::WorkerPool& management_pool() override { return *management_pool_; }
@@ -183,6 +184,7 @@ class Target::Impl final : public ConnectionHost {
 
   const TargetOptions options_;
   TargetStats stats_;
+  ChapThrottle chap_throttle_;
   // Destruction runs bottom-up: the management pool (whose work posts to the loops) goes
   // before the loops, the loops before the logical units and their I/O pool.
   Registry registry_;
