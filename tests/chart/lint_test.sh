@@ -59,11 +59,11 @@ done < <(chart_values_files)
 
 # The defaults render no snapshot or monitoring objects unless the cluster serves those APIs.
 chart_render "" >"$tmp/plain.yaml"
-for kind in VolumeSnapshotClass ServiceMonitor; do
+for kind in VolumeSnapshotClass ServiceMonitor PrometheusRule; do
   ! grep -q "^kind: $kind\$" "$tmp/plain.yaml" || fail "defaults: $kind rendered without its API"
 done
 chart_render "$chart_values_dir/all-optional-on.yaml" >"$tmp/noapi.yaml"
-for kind in VolumeSnapshotClass ServiceMonitor; do
+for kind in VolumeSnapshotClass ServiceMonitor PrometheusRule; do
   ! grep -q "^kind: $kind\$" "$tmp/noapi.yaml" || fail "all-optional-on: $kind rendered without its API"
 done
 # NOTES.txt: `helm install` renders it, which needs a cluster; render it here through a copy of
@@ -93,6 +93,8 @@ grep -qF "WARNING: sidecars.snapshotter.enabled" "$tmp/notes.txt" ||
   fail "all-optional-on: NOTES lack the warning about the missing snapshot API"
 grep -qF "WARNING: metrics.serviceMonitor.enabled" "$tmp/notes.txt" ||
   fail "all-optional-on: NOTES lack the warning about the missing monitoring API"
+grep -qF "WARNING: metrics.prometheusRule.enabled" "$tmp/notes.txt" ||
+  fail "all-optional-on: NOTES lack the warning about the PrometheusRule left out"
 render_notes --values "$chart_values_dir/all-optional-on.yaml" "${chart_api_versions[@]}" >"$tmp/notes.txt"
 ! grep -qF "WARNING" "$tmp/notes.txt" || fail "all-optional-on: NOTES warn although the APIs are served"
 echo "ok: NOTES.txt renders its instructions and warnings"
