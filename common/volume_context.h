@@ -25,6 +25,7 @@ inline constexpr char kCtxTargetIqn[] = "targetIQN";  // "iqn.2026-11.io.iscsi-c
 inline constexpr char kCtxLun[] = "lun";              // "0"
 inline constexpr char kCtxWwn[] = "wwn";              // 32 lower-case hex digits, NAA 6
 inline constexpr char kCtxBlockSize[] = "blockSize";  // "512" or "4096"
+inline constexpr char kCtxFsType[] = "fsType";        // "ext4" or "xfs", when known at creation
 
 // publish_context keys (set by ControllerPublishVolume for one node).
 inline constexpr char kPubChapUser[] = "chapUser";          // one-way CHAP: node -> target

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/volume_context.h"
 #include "controller/catalog.h"
 #include "controller/controller_metrics.h"
 #include "controller/export_backend.h"
@@ -43,10 +44,6 @@
 #include "csi.pb.h"
 
 namespace iscsi_csi::controller {
-
-// Extra volume_context key: the filesystem the volume was created for, when one was named
-// (parameters fsType or a mount capability). TODO(common): move to common/volume_context.h.
-inline constexpr char kCtxFsType[] = "fsType";
 
 struct VolumeManagerOptions {
   std::vector<std::string> portals;        // advertised, "host:port"

@@ -177,9 +177,15 @@ absl::StatusOr<VolumeTarget> ParseVolumeTarget(const ContextMap& volume_context,
 absl::StatusOr<StageRequest> ParseStageRequest(const csi::v1::NodeStageVolumeRequest& request) {
   RETURN_IF_ERROR(ValidateVolumeId(request.volume_id()));
   RETURN_IF_ERROR(ValidatePath("staging_target_path", request.staging_target_path()));
+  // A StorageClass may name the filesystem only in its parameters (fsType), which the controller
+  // records in the volume context; a fs_type in the capability itself wins.
+  csi::v1::VolumeCapability requested = request.volume_capability();
+  if (requested.has_mount() && requested.mount().fs_type().empty()) {
+    auto it = request.volume_context().find(kCtxFsType);
+    if (it != request.volume_context().end()) requested.mutable_mount()->set_fs_type(it->second);
+  }
   ASSIGN_OR_RETURN(ParsedCapability capability,
-                   ParseCapability(request.has_volume_capability(),
-                                   request.volume_capability()));
+                   ParseCapability(request.has_volume_capability(), requested));
   ASSIGN_OR_RETURN(VolumeTarget target,
                    ParseVolumeTarget(request.volume_context(), request.publish_context()));
   StageRequest stage;

@@ -276,6 +276,34 @@ TEST_F(NodeServiceTest, StageDefaultsToExt4) {
   EXPECT_EQ(host().Content("sdb"), "ext4");
 }
 
+TEST_F(NodeServiceTest, StageTakesTheFilesystemFromTheVolumeContextWhenTheCapabilityHasNone) {
+  env_.AddVolume("vol-1");
+  csi::v1::NodeStageVolumeRequest request = env_.StageRequest("vol-1");
+  request.mutable_volume_capability()->mutable_mount()->clear_fs_type();
+  (*request.mutable_volume_context())["fsType"] = "xfs";
+  ASSERT_THAT(env_.Stage(request), IsOk());
+  EXPECT_EQ(host().runner().Count({"mkfs.xfs"}), 1);
+  EXPECT_EQ(host().Content("sdb"), "xfs");
+}
+
+TEST_F(NodeServiceTest, StageCapabilityFilesystemWinsOverTheVolumeContext) {
+  env_.AddVolume("vol-1");
+  csi::v1::NodeStageVolumeRequest request = env_.StageRequest("vol-1");
+  request.mutable_volume_capability()->mutable_mount()->set_fs_type("ext4");
+  (*request.mutable_volume_context())["fsType"] = "xfs";
+  ASSERT_THAT(env_.Stage(request), IsOk());
+  EXPECT_EQ(host().Content("sdb"), "ext4");
+}
+
+TEST_F(NodeServiceTest, StageWithAnUnsupportedContextFilesystemIsInvalidArgument) {
+  env_.AddVolume("vol-1");
+  csi::v1::NodeStageVolumeRequest request = env_.StageRequest("vol-1");
+  request.mutable_volume_capability()->mutable_mount()->clear_fs_type();
+  (*request.mutable_volume_context())["fsType"] = "btrfs";
+  EXPECT_THAT(env_.Stage(request), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_TRUE(host().sessions().empty());
+}
+
 TEST_F(NodeServiceTest, StageOverADifferentFilesystemIsRefusedAndCleanedUp) {
   struct Row {
     const char* name;
