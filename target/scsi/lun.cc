@@ -28,6 +28,7 @@ struct LogicalUnit::TaskContext {
   ScsiTask* task = nullptr;
   TaskCompletion done;
   uint64_t nexus_id = 0;
+  uint64_t seq = 0;  // arrival number (under mu_): task management waits by it
   PreparedCommand command;
   std::vector<UnmapExtent> unmap_extents;
   Gate gate = Gate::kNotStarted;  // guarded by mu_
@@ -247,6 +248,7 @@ void LogicalUnit::Submit(ScsiTask& task, TaskCompletion done) {
     absl::MutexLock lock(&mu_);
     if (in_flight_ < config_.max_tasks) {
       ++in_flight_;
+      ctx->seq = ++last_seq_;
       NexusState& nexus = NexusFor(ctx->nexus_id);
       ++nexus.in_flight;
       if (task.nexus != nullptr && nexus.identity.initiator_port.empty()) {
@@ -789,10 +791,13 @@ void LogicalUnit::Finish(TaskContext* ctx) {
 
 // --- task management --------------------------------------------------------
 
-bool LogicalUnit::NoTasksFor(std::optional<uint64_t> nexus_id) const {
-  if (!nexus_id.has_value()) return in_flight_ == 0;
-  auto it = nexuses_.find(*nexus_id);
-  return it == nexuses_.end() || it->second.in_flight == 0;
+bool LogicalUnit::NoTasksUpTo(std::optional<uint64_t> nexus_id, uint64_t last_seq) const {
+  for (const auto& [ctx, owned] : live_) {
+    if (ctx->seq <= last_seq && (!nexus_id.has_value() || ctx->nexus_id == *nexus_id)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void LogicalUnit::AbortAndWait(std::optional<uint64_t> nexus_id) {
@@ -801,8 +806,13 @@ void LogicalUnit::AbortAndWait(std::optional<uint64_t> nexus_id) {
   };
   std::vector<TaskContext*> cancelled;
   std::vector<StartOrder> startable;
+  uint64_t last_seq = 0;
   {
     absl::MutexLock lock(&mu_);
+    // Only the tasks that exist now are this abort's: a task arriving while it waits (say an
+    // ORDERED one, which cannot start while the PERSISTENT RESERVE OUT that called us is
+    // running) must not be waited for, or the two would wait for each other.
+    last_seq = last_seq_;
     for (auto& [ctx, owned] : live_) {
       if (!matches(ctx)) continue;
       ctx->task->RequestAbort();
@@ -826,11 +836,15 @@ void LogicalUnit::AbortAndWait(std::optional<uint64_t> nexus_id) {
   struct WaitFor {
     const LogicalUnit* lun;
     std::optional<uint64_t> nexus_id;
+    uint64_t last_seq;
   };
-  WaitFor wait_for{this, nexus_id};
+  WaitFor wait_for{this, nexus_id, last_seq};
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](WaitFor* w) { return w->lun->NoTasksFor(w->nexus_id); }, &wait_for));
+      +[](WaitFor* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return w->lun->NoTasksUpTo(w->nexus_id, w->last_seq);
+      },
+      &wait_for));
 }
 
 void LogicalUnit::AbortIdentitiesAndWait(const std::vector<PrNexus>& identities,

@@ -214,7 +214,10 @@ class LogicalUnit {
   // reservation identities except `except_nexus_id` (PREEMPT AND ABORT).
   void AbortIdentitiesAndWait(const std::vector<PrNexus>& identities,
                               uint64_t except_nexus_id);
-  bool NoTasksFor(std::optional<uint64_t> nexus_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NoTasksUpTo: no live task of `nexus_id` (every nexus when nullopt) arrived at or before
+  // arrival number `last_seq`.
+  bool NoTasksUpTo(std::optional<uint64_t> nexus_id, uint64_t last_seq) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool NoTasksInFlight() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; }
 
   const LogicalUnitConfig config_;
@@ -235,6 +238,7 @@ class LogicalUnit {
   absl::flat_hash_map<TaskContext*, std::unique_ptr<TaskContext>> live_ ABSL_GUARDED_BY(mu_);
   std::deque<TaskContext*> delayed_ ABSL_GUARDED_BY(mu_);
   uint32_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;  // arrival number of the newest task
   uint32_t running_simple_ ABSL_GUARDED_BY(mu_) = 0;
   uint32_t running_ordered_ ABSL_GUARDED_BY(mu_) = 0;
 };

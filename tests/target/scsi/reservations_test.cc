@@ -19,8 +19,8 @@
 namespace iscsi_csi::target::scsi {
 namespace {
 
-using ::testing::ElementsAre;
 using testing::Bytes;
+using ::testing::ElementsAre;
 using testing::HarnessOptions;
 using testing::LunHarness;
 using testing::Outcome;
@@ -47,8 +47,8 @@ class ReservationsTest : public ::testing::Test {
                 bool aptpl = false) {
     return harness_.Run(PrOutCdb(action, type), PrOutParameters(key, sa_key, aptpl), 24, nexus);
   }
-  void MustPrOut(uint64_t nexus, uint8_t action, uint64_t key, uint64_t sa_key,
-                 uint8_t type = 0, bool aptpl = false) {
+  void MustPrOut(uint64_t nexus, uint8_t action, uint64_t key, uint64_t sa_key, uint8_t type = 0,
+                 bool aptpl = false) {
     const Outcome out = PrOut(nexus, action, key, sa_key, type, aptpl);
     ASSERT_EQ(out.status, ScsiStatus::kGood) << "action " << int{action} << " nexus " << nexus;
   }
@@ -71,9 +71,8 @@ class ReservationsTest : public ::testing::Test {
 TEST_F(ReservationsTest, RegisterThenReadKeysListsKeysWithGeneration) {
   MustPrOut(kA, kRegister, 0, kKeyA);
   MustPrOut(kB, kRegister, 0, kKeyB);
-  EXPECT_THAT(PrIn(kC, 0x00).data_in,
-              ElementsAre(0, 0, 0, 2, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0,
-                          0, 0xbb, 0xbb));
+  EXPECT_THAT(PrIn(kC, 0x00).data_in, ElementsAre(0, 0, 0, 2, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa,
+                                                  0xaa, 0, 0, 0, 0, 0, 0, 0xbb, 0xbb));
 }
 
 TEST_F(ReservationsTest, RegisterFromUnregisteredNexusWithNonZeroKeyConflicts) {
@@ -110,9 +109,8 @@ TEST_F(ReservationsTest, ReadReservationShowsHolderKeyAndType) {
   MustPrOut(kA, kRegister, 0, kKeyA);
   EXPECT_THAT(PrIn(kA, 0x01).data_in, ElementsAre(0, 0, 0, 1, 0, 0, 0, 0));
   MustPrOut(kA, kReserve, kKeyA, 0, kEaRo);
-  EXPECT_THAT(PrIn(kB, 0x01).data_in,
-              ElementsAre(0, 0, 0, 1, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0,
-                          0, kEaRo, 0, 0));
+  EXPECT_THAT(PrIn(kB, 0x01).data_in, ElementsAre(0, 0, 0, 1, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa,
+                                                  0xaa, 0, 0, 0, 0, 0, kEaRo, 0, 0));
 }
 
 TEST_F(ReservationsTest, AllRegistrantsReservationReportsKeyZero) {
@@ -138,8 +136,8 @@ TEST_F(ReservationsTest, ReadFullStatusCarriesHolderAndIscsiTransportId) {
   ASSERT_EQ(d.size(), 8u + 24 + 4 + 32);
   EXPECT_THAT(Bytes(d.begin(), d.begin() + 8), ElementsAre(0, 0, 0, 1, 0, 0, 0, 60));
   EXPECT_THAT(Bytes(d.begin() + 8, d.begin() + 32),
-              ElementsAre(0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0x01, kEa, 0, 0, 0, 0, 0, 0,
-                          0, 0, 0, 36));
+              ElementsAre(0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0x01, kEa, 0, 0, 0, 0, 0, 0, 0,
+                          0, 0, 36));
   EXPECT_THAT(Bytes(d.begin() + 32, d.begin() + 36), ElementsAre(0x40, 0, 0, 32));
   const std::string name(d.begin() + 36, d.begin() + 36 + 28);
   EXPECT_EQ(name, "iqn.2026-01.test:init1,i,0x1");
@@ -172,8 +170,7 @@ TEST_P(AccessTest, ReadsAndWritesFollowTheTypeTable) {
   EXPECT_EQ(StatusOf(kC, testing::Read10(0, 1)), expect(c.c_read));
   EXPECT_EQ(StatusOf(kC, testing::Write10(0, 1), block), expect(c.c_write));
   EXPECT_EQ(StatusOf(kC, testing::Cdb10(0x35, 0, 0)), expect(c.c_write));  // SYNC CACHE
-  EXPECT_EQ(StatusOf(kC, testing::CompareAndWriteCdb(0, 1), Bytes(1024, 0)),
-            expect(c.c_write));
+  EXPECT_EQ(StatusOf(kC, testing::CompareAndWriteCdb(0, 1), Bytes(1024, 0)), expect(c.c_write));
   // Always allowed, whatever the type.
   EXPECT_EQ(StatusOf(kC, Bytes{0, 0, 0, 0, 0, 0}), ScsiStatus::kGood);
   EXPECT_EQ(StatusOf(kC, testing::Inquiry(false, 0, 96)), ScsiStatus::kGood);
@@ -189,8 +186,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AccessCase{"WriteExclusiveRegistrantsOnly", kWeRo, true, true, true, false},
                       AccessCase{"ExclusiveAccessRegistrantsOnly", kEaRo, true, true, false, false},
                       AccessCase{"WriteExclusiveAllRegistrants", kWeAr, true, true, true, false},
-                      AccessCase{"ExclusiveAccessAllRegistrants", kEaAr, true, true, false,
-                                 false}),
+                      AccessCase{"ExclusiveAccessAllRegistrants", kEaAr, true, true, false, false}),
     [](const ::testing::TestParamInfo<AccessCase>& param_info) { return param_info.param.name; });
 
 TEST_F(ReservationsTest, ModeSenseUnderExclusiveAccessIsAllowedOnlyForRegistrants) {
@@ -277,9 +273,8 @@ TEST_F(ReservationsTest, PreemptOfNonHolderKeyRemovesOnlyRegistrations) {
   MustPrOut(kA, kReserve, kKeyA, 0, kWe);
   MustPrOut(kA, kPreempt, kKeyA, kKeyC, kWe);
   EXPECT_EQ(UnitAttention(kC), std::make_pair(uint8_t{0x2a}, uint8_t{0x05}));
-  EXPECT_THAT(PrIn(kA, 0x00).data_in,
-              ElementsAre(0, 0, 0, 4, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0,
-                          0, 0xbb, 0xbb));
+  EXPECT_THAT(PrIn(kA, 0x00).data_in, ElementsAre(0, 0, 0, 4, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa,
+                                                  0xaa, 0, 0, 0, 0, 0, 0, 0xbb, 0xbb));
   EXPECT_EQ(PrIn(kA, 0x01).data_in[21], kWe);
 }
 
@@ -322,11 +317,9 @@ TEST_F(ReservationsTest, AllRegistrantsReservationSurvivesUntilTheLastRegistrant
 }
 
 TEST_F(ReservationsTest, SpecIptAndAllTgPtAreInvalidFieldsInParameterList) {
-  EXPECT_EQ(harness_.Run(PrOutCdb(kRegister), PrOutParameters(0, kKeyA, false, 0x08), 24, kA)
-                .sense,
+  EXPECT_EQ(harness_.Run(PrOutCdb(kRegister), PrOutParameters(0, kKeyA, false, 0x08), 24, kA).sense,
             (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x26, 0, 0, 0x8b, 0, 20}));
-  EXPECT_EQ(harness_.Run(PrOutCdb(kRegister), PrOutParameters(0, kKeyA, false, 0x04), 24, kA)
-                .sense,
+  EXPECT_EQ(harness_.Run(PrOutCdb(kRegister), PrOutParameters(0, kKeyA, false, 0x04), 24, kA).sense,
             (Bytes{0x70, 0, 0x05, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0, 0x26, 0, 0, 0x8a, 0, 20}));
 }
 
@@ -379,6 +372,53 @@ TEST_F(ReservationsTest, PreemptAndAbortAbortsThePreemptedNexusTasks) {
   EXPECT_EQ(preempt.status, ScsiStatus::kGood);
   EXPECT_EQ(UnitAttention(kB), std::make_pair(uint8_t{0x2a}, uint8_t{0x05}));
   EXPECT_EQ(PrIn(kA, 0x01).data_in[21], kEa);
+}
+
+TEST_F(ReservationsTest, PreemptAndAbortDoesNotWaitForTasksThatArriveWhileItWaits) {
+  // The deadlock the fuzz test found: PREEMPT AND ABORT (a running SIMPLE task) waited for
+  // every task of the preempted nexus, including an ORDERED one sent while it waited, which
+  // cannot start until the PREEMPT AND ABORT ends.
+  MustPrOut(kA, kRegister, 0, kKeyA);
+  MustPrOut(kB, kRegister, 0, kKeyB);
+  MustPrOut(kB, kReserve, kKeyB, 0, kWe);
+  harness_.store().HoldIo();
+  ScsiTask victim;
+  victim.nexus = harness_.Nexus(kB);
+  const Bytes read = testing::Read10(0, 1);
+  ASSERT_TRUE(victim.SetCdb(read));
+  victim.expected_transfer_length = 512;
+  absl::Notification victim_done;
+  harness_.lun().Submit(victim, [&](ScsiTask&) { victim_done.Notify(); });
+  harness_.store().WaitForHeld(1);
+
+  ScsiTask preempt;
+  preempt.nexus = harness_.Nexus(kA);
+  const Bytes cdb = PrOutCdb(kPreemptAndAbort, kEa);
+  ASSERT_TRUE(preempt.SetCdb(cdb));
+  preempt.data_out = PrOutParameters(kKeyA, kKeyB);
+  preempt.expected_transfer_length = 24;
+  absl::Notification preempt_done;
+  harness_.lun().Submit(preempt, [&](ScsiTask&) { preempt_done.Notify(); });
+  // The PREEMPT AND ABORT is waiting once it has flagged the victim.
+  while (!victim.abort_requested()) absl::SleepFor(absl::Milliseconds(1));
+
+  // An ORDERED INQUIRY (it runs despite the unit attention the preemption left for B).
+  ScsiTask late;
+  late.nexus = harness_.Nexus(kB);
+  late.attribute = TaskAttribute::kOrdered;
+  const Bytes inquiry = testing::Inquiry(false, 0, 96);
+  ASSERT_TRUE(late.SetCdb(inquiry));
+  late.expected_transfer_length = 96;
+  absl::Notification late_done;
+  harness_.lun().Submit(late, [&](ScsiTask&) { late_done.Notify(); });
+
+  harness_.store().ReleaseIo();
+  victim_done.WaitForNotification();
+  ASSERT_TRUE(preempt_done.WaitForNotificationWithTimeout(absl::Seconds(20)))
+      << "PREEMPT AND ABORT waits for a task that arrived after it";
+  EXPECT_EQ(preempt.status, ScsiStatus::kGood);
+  ASSERT_TRUE(late_done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  harness_.lun().Drain();
 }
 
 // --- SPC-2 RESERVE / RELEASE ---------------------------------------------------------
@@ -459,8 +499,8 @@ class PersistenceTest : public ::testing::Test {
     config.serial = "PR1";
     config.naa_wwn = testing::TestWwn();
     config.persistent_reservation_path = state_;
-    auto lun = LogicalUnit::Create(config, std::shared_ptr<backend::SparseFile>(std::move(*file)),
-                                   pool_);
+    auto lun =
+        LogicalUnit::Create(config, std::shared_ptr<backend::SparseFile>(std::move(*file)), pool_);
     if (!lun.ok()) return lun.status();
     lun_ = std::move(*lun);
     return absl::OkStatus();
@@ -508,8 +548,8 @@ TEST_F(PersistenceTest, AptplRegistrationsAndReservationSurviveRecreation) {
   EXPECT_TRUE(StateFileExists());
   ASSERT_TRUE(Open().ok());
   EXPECT_THAT(Settled(kC, PrInCdb(0x00)).data_in,
-              ElementsAre(0, 0, 0, 2, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0,
-                          0, 0xbb, 0xbb));
+              ElementsAre(0, 0, 0, 2, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0xaa, 0xaa, 0, 0, 0, 0, 0, 0,
+                          0xbb, 0xbb));
   const Bytes r = Settled(kC, PrInCdb(0x01)).data_in;
   ASSERT_EQ(r.size(), 24u);
   EXPECT_EQ(LoadBe64(&r[8]), kKeyA);
