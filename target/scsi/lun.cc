@@ -250,7 +250,6 @@ void LogicalUnit::Submit(ScsiTask& task, TaskCompletion done) {
       ++in_flight_;
       ctx->seq = ++last_seq_;
       NexusState& nexus = NexusFor(ctx->nexus_id);
-      ++nexus.in_flight;
       if (task.nexus != nullptr && nexus.identity.initiator_port.empty()) {
         nexus.identity = IdentityOf(task);
       }
@@ -774,7 +773,6 @@ void LogicalUnit::Finish(TaskContext* ctx) {
     if (ctx->gate != TaskContext::Gate::kNotStarted) CollectStartable(startable);
   }
   ScsiTask& task = *owned->task;
-  const uint64_t nexus_id = owned->nexus_id;
   TaskCompletion done = std::move(owned->done);
   owned.reset();
   std::move(done)(task);  // `task` may be gone after this
@@ -785,8 +783,6 @@ void LogicalUnit::Finish(TaskContext* ctx) {
 
   absl::MutexLock lock(&mu_);
   --in_flight_;
-  auto it = nexuses_.find(nexus_id);
-  if (it != nexuses_.end() && it->second.in_flight > 0) --it->second.in_flight;
 }
 
 // --- task management --------------------------------------------------------

@@ -169,7 +169,6 @@ class LogicalUnit {
   };
   struct NexusState {
     std::deque<SenseReason> unit_attentions;
-    uint32_t in_flight = 0;
     // Who this nexus is for reservations (set from ItNexus on first use).
     PrNexus identity;
   };
