@@ -390,6 +390,11 @@ void Session::HandleScsiCommand(const ReceivedPdu& pdu) {
     RememberDroppedItt(command.itt);
     return;
   }
+  if (command.immediate_bit && tasks_.size() >= kQueueDepth) {
+    // Immediate commands bypass the window, which is what bounds the tasks a session holds:
+    // past a full queue they are refused (§11.17.1, Immediate Command Reject).
+    return HandleFramingReject(RejectReason::kImmediateCommandReject, pdu.bhs);
+  }
   if (tasks_.contains(command.itt)) {
     return HandleFramingReject(RejectReason::kTaskInProgress, pdu.bhs);
   }
