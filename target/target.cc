@@ -392,6 +392,7 @@ absl::Status Target::Impl::AddLun(absl::string_view iqn, const LunConfig& config
     unit_config.naa_wwn[0] = static_cast<uint8_t>(0x60 | (unit_config.naa_wwn[0] & 0x0f));
   }
   std::shared_ptr<backend::BlockStore> store(std::move(*file));
+  if (options_.wrap_store_for_test) store = options_.wrap_store_for_test(name, config, store);
   absl::StatusOr<std::unique_ptr<scsi::LogicalUnit>> unit =
       scsi::LogicalUnit::Create(std::move(unit_config), std::move(store), io_pool_);
   if (!unit.ok()) return unit.status();

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -24,6 +25,11 @@
 #include "target/negotiation.h"
 
 namespace iscsi_csi::target {
+
+namespace backend {
+class BlockStore;
+}  // namespace backend
+struct LunConfig;
 
 // A TCP address to listen on: IPv4 ("127.0.0.1"), IPv6 without brackets ("::1"), or empty for
 // all interfaces. Port 0 lets the kernel choose (see Target::portals()).
@@ -52,6 +58,11 @@ struct TargetOptions {
   int nop_in_interval_seconds = 15;
   // What a connection may buffer before it stops reading from its socket (back-pressure).
   uint32_t max_connection_buffer_bytes = 16u << 20;
+  // Test hook (unset in production): AddLun hands every LUN's opened backing store to it and
+  // exports what it returns, so tests can put a fault-injecting store under the whole stack.
+  std::function<std::shared_ptr<backend::BlockStore>(absl::string_view iqn, const LunConfig& config,
+                                                     std::shared_ptr<backend::BlockStore> store)>
+      wrap_store_for_test;
 };
 
 struct TargetConfig {
