@@ -146,7 +146,13 @@ std::vector<RpcType::Type> VolumeManager::Capabilities() {
 }
 
 absl::Status VolumeManager::Step(absl::string_view step) {
-  return step_hook_ ? step_hook_(step) : absl::OkStatus();
+  std::function<absl::Status(absl::string_view)> hook;
+  {
+    absl::MutexLock lock(&hook_mu_);
+    hook = step_hook_;
+  }
+  // Called unlocked: a hook may park this operation while another one runs its own steps.
+  return hook ? hook(step) : absl::OkStatus();
 }
 
 std::map<std::string, std::string> VolumeManager::VolumeContext(const VolumeRecord& volume) const {

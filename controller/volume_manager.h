@@ -91,7 +91,9 @@ class VolumeManager {
   // Test hook: called with a step name ("create:recorded", "create:file", "publish:recorded",
   // "snapshot:recorded", "expand:recorded") while the operation holds its locks, so a test
   // can park an RPC there and race another one against it, or fail the step.
+  // May be called while RPCs run.
   void SetStepHookForTest(std::function<absl::Status(absl::string_view step)> hook) {
+    absl::MutexLock lock(&hook_mu_);
     step_hook_ = std::move(hook);
   }
 
@@ -123,7 +125,8 @@ class VolumeManager {
   Pool* const pool_;
   ExportBackend* const exports_;
   OpLocks locks_;
-  std::function<absl::Status(absl::string_view)> step_hook_;
+  absl::Mutex hook_mu_;
+  std::function<absl::Status(absl::string_view)> step_hook_ ABSL_GUARDED_BY(hook_mu_);
 
   absl::Mutex mu_;
   // Why a ready volume is not (correctly) exported; cleared by a successful export.

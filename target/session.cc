@@ -684,8 +684,11 @@ void Session::Submit(const std::shared_ptr<Task>& task) {
   std::weak_ptr<Connection> weak = connection_->weak_from_this();
   EventLoop* loop = connection_->loop();
   // The completion runs on a backing-store worker (or inline for quick commands): it only
-  // hands the task back to the connection's loop.
-  task->unit->Submit(task->scsi, [weak, loop, task](scsi::ScsiTask&) mutable {
+  // hands the task back to the connection's loop. `task = task` makes a non-const copy that the
+  // move below empties: the completion object itself is destroyed on the worker after the
+  // logical unit counted the task out, and must not hold the task's (and its unit's) last
+  // reference there.
+  task->unit->Submit(task->scsi, [weak, loop, task = task](scsi::ScsiTask&) mutable {
     loop->Post([weak = std::move(weak), task = std::move(task)] {
       if (std::shared_ptr<Connection> connection = weak.lock()) {
         connection->OnTaskComplete(task);

@@ -768,21 +768,26 @@ void LogicalUnit::Finish(TaskContext* ctx) {
     CHECK(it != live_.end()) << "LogicalUnit::Finish of an unknown task";
     owned = std::move(it->second);
     live_.erase(it);
+    finishing_.emplace(ctx->seq, ctx->nexus_id);
     if (ctx->gate == TaskContext::Gate::kOrdered) --running_ordered_;
     if (ctx->gate == TaskContext::Gate::kSimple) --running_simple_;
     if (ctx->gate != TaskContext::Gate::kNotStarted) CollectStartable(startable);
   }
   ScsiTask& task = *owned->task;
+  const uint64_t seq = owned->seq;
   TaskCompletion done = std::move(owned->done);
   owned.reset();
   std::move(done)(task);  // `task` may be gone after this
+  {
+    // Counted out before the tasks below start, which may be task management waiting.
+    absl::MutexLock lock(&mu_);
+    finishing_.erase(seq);
+    --in_flight_;
+  }
 
   // Tasks released by this one start after its completion was delivered, so
   // an ORDERED task's status never overtakes the ones before it.
   for (const StartOrder& next : startable) Launch(next);
-
-  absl::MutexLock lock(&mu_);
-  --in_flight_;
 }
 
 // --- task management --------------------------------------------------------
@@ -792,6 +797,9 @@ bool LogicalUnit::NoTasksUpTo(std::optional<uint64_t> nexus_id, uint64_t last_se
     if (ctx->seq <= last_seq && (!nexus_id.has_value() || ctx->nexus_id == *nexus_id)) {
       return false;
     }
+  }
+  for (const auto& [seq, task_nexus_id] : finishing_) {
+    if (seq <= last_seq && (!nexus_id.has_value() || task_nexus_id == *nexus_id)) return false;
   }
   return true;
 }

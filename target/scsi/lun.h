@@ -235,6 +235,9 @@ class LogicalUnit {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, NexusState> nexuses_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<TaskContext*, std::unique_ptr<TaskContext>> live_ ABSL_GUARDED_BY(mu_);
+  // Arrival number -> nexus of the tasks out of live_ whose completion is being delivered:
+  // task management waits for these too, so it returns after their callbacks did.
+  absl::flat_hash_map<uint64_t, uint64_t> finishing_ ABSL_GUARDED_BY(mu_);
   std::deque<TaskContext*> delayed_ ABSL_GUARDED_BY(mu_);
   uint32_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;  // arrival number of the newest task

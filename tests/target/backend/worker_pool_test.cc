@@ -24,9 +24,11 @@ TEST(WorkerPoolTest, WorkRunsOnAnotherThread) {
 }
 
 TEST(WorkerPoolTest, ThreadsRunWorkConcurrently) {
-  WorkerPool pool(3);
+  // Declared before the pool: its destructor joins the workers, which may still be inside
+  // WaitForNotification when Notify returns.
   absl::Notification release;
   std::atomic<int> started{0};
+  WorkerPool pool(3);
   for (int i = 0; i < 3; ++i) {
     pool.Schedule([&] {
       ++started;

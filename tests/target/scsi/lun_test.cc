@@ -218,10 +218,12 @@ TEST(LunTaskManagementTest, AbortRequestedBeforeSubmitCompletesTaskAborted) {
 TEST(LunTaskManagementTest, AbortedQueuedTasksNeverTouchTheStore) {
   HarnessOptions options;
   options.threads = 1;
+  // Outlives the harness, whose pool joins the worker that may still be inside
+  // WaitForNotification when the test body ends.
+  absl::Notification release_worker;
   LunHarness harness(options);
   harness.ClearUnitAttention();
   // Occupy the only worker so every I/O task stays queued.
-  absl::Notification release_worker;
   harness.pool().Schedule([&] { release_worker.WaitForNotification(); });
   std::vector<std::unique_ptr<Pending>> tasks;
   for (int i = 0; i < 6; ++i) {
@@ -278,11 +280,11 @@ TEST(LunTaskManagementTest, AbortTaskSetCancelsQueuedWorkAndWaitsForRunningWork)
 TEST(LunTaskManagementTest, ResetAbortsEverythingAndRaisesUnitAttentionForOthers) {
   HarnessOptions options;
   options.threads = 1;
+  absl::Notification release_worker;  // outlives the harness's pool, as above
   LunHarness harness(options);
   harness.ClearUnitAttention(1);
   harness.ClearUnitAttention(2);
   harness.lun().SetDescriptorSense(true);
-  absl::Notification release_worker;
   harness.pool().Schedule([&] { release_worker.WaitForNotification(); });
   Pending a, b;
   SubmitAsync(harness.lun(), a, harness.Nexus(1), testing::Read10(0, 1));
