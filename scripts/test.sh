@@ -2,7 +2,9 @@
 # test.sh: builds iscsi-csi and runs its tests.
 #   1. unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (preset "asan"), then
 #      the libFuzzer harnesses for a bounded time (scripts/fuzz.sh, clang);
-#   2. the optimised build (preset "release") and every test label that exists beyond unit
+#   2. the unit and conformance tests under ThreadSanitizer (scripts/tsan.sh: preset "tsan",
+#      on Debian's abseil source rebuilt with TSan and cached in build/absl-tsan);
+#   3. the optimised build (preset "release") and every test label that exists beyond unit
 #      (conformance, e2e), each a ctest label; bench is run only on request (scripts/bench.sh).
 # Exits non-zero when any build or test fails.
 set -euo pipefail
@@ -10,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
 summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
+tsan_log=$(mktemp)
+trap 'rm -f "$summary" "$tsan_log"' EXIT
 # Runs ctest with the given arguments and keeps its closing "out of N" line for the total.
 run_ctest() {
   local log rc=0
@@ -31,6 +34,10 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== fuzzing (libFuzzer, ASan + UBSan; FUZZ_SECONDS=${FUZZ_SECONDS:-30} per harness)"
 bash scripts/fuzz.sh
+
+echo "== unit and conformance tests (ThreadSanitizer)"
+JOBS=$jobs bash scripts/tsan.sh 2>&1 | tee "$tsan_log"
+grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$tsan_log" >>"$summary" || true
 
 echo "== release build"
 cmake --preset release >/dev/null
