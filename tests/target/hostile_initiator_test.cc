@@ -69,16 +69,7 @@ absl::Span<const uint8_t> Bytes(const std::string& text) {
 
 std::map<std::string, std::string> Keys(const std::vector<uint8_t>& data) {
   std::map<std::string, std::string> keys;
-  const std::string text(data.begin(), data.end());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\0', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string pair = text.substr(pos, end - pos);
-    const size_t eq = pair.find('=');
-    if (eq != std::string::npos) keys[pair.substr(0, eq)] = pair.substr(eq + 1);
-    pos = end + 1;
-  }
+  ParseKeys(data, &keys);
   return keys;
 }
 

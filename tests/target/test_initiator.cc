@@ -35,6 +35,8 @@ absl::Span<const uint8_t> Bytes(const std::string& text) {
   return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
 
+}  // namespace
+
 void ParseKeys(const std::vector<uint8_t>& data, std::map<std::string, std::string>* keys) {
   std::string text(data.begin(), data.end());
   size_t pos = 0;
@@ -47,8 +49,6 @@ void ParseKeys(const std::vector<uint8_t>& data, std::map<std::string, std::stri
     pos = end + 1;
   }
 }
-
-}  // namespace
 
 uint64_t TestInitiator::LunField(uint64_t lun) {
   return scsi::EncodeLun(static_cast<uint32_t>(lun)).value_or(0);

@@ -84,6 +84,9 @@ struct ScsiResult {
   uint8_t ascq() const { return sense.size() > 13 ? sense[13] : 0; }
 };
 
+// ParseKeys adds the key=value pairs of a Login/Text data segment to `keys` (later wins).
+void ParseKeys(const std::vector<uint8_t>& data, std::map<std::string, std::string>* keys);
+
 class TestInitiator {
  public:
   static absl::StatusOr<std::unique_ptr<TestInitiator>> Connect(const PortalAddress& portal);
