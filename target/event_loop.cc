@@ -84,15 +84,20 @@ void EventLoop::Stop() {
 }
 
 void EventLoop::Post(absl::AnyInvocable<void() &&> fn) {
+  bool wake = false;
   {
     absl::MutexLock lock(&mu_);
     if (!stopped_ || running_.load()) {
+      // The loop checks the queue after every batch of events and does not sleep while it
+      // holds anything, so only a closure that finds it empty, posted from another thread,
+      // needs to wake the loop (one eventfd write instead of one per closure).
+      wake = posted_.empty() && !InLoopThread();
       posted_.push_back(std::move(fn));
       fn = nullptr;
     }
   }
   if (fn != nullptr) return;  // stopped: `fn` is destroyed here without running
-  Wake();
+  if (wake) Wake();
 }
 
 void EventLoop::RunSync(absl::AnyInvocable<void() &&> fn) {
@@ -150,12 +155,12 @@ void EventLoop::Remove(int fd) {
 }
 
 void EventLoop::RunPosted() {
-  std::deque<absl::AnyInvocable<void() &&>> batch;
   {
     absl::MutexLock lock(&mu_);
-    batch.swap(posted_);
+    running_batch_.swap(posted_);
   }
-  for (auto& fn : batch) std::move(fn)();
+  for (auto& fn : running_batch_) std::move(fn)();
+  running_batch_.clear();
 }
 
 void EventLoop::Tick(absl::Time now) {
@@ -169,7 +174,8 @@ void EventLoop::Tick(absl::Time now) {
 void EventLoop::Run() {
   thread_id_.store(std::this_thread::get_id());
   std::vector<epoll_event> events(kMaxEventsPerWait);
-  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(kTickInterval));
+  const int tick_ms = static_cast<int>(absl::ToInt64Milliseconds(kTickInterval));
+  int timeout_ms = tick_ms;
   while (true) {
     const int n = epoll_wait(epoll_fd_, events.data(), kMaxEventsPerWait, timeout_ms);
     if (n < 0 && errno != EINTR) {
@@ -195,11 +201,15 @@ void EventLoop::Run() {
     }
     released_.clear();
     bool stop;
+    bool pending;
     {
       absl::MutexLock lock(&mu_);
-      stop = stopped_ && posted_.empty();
+      pending = !posted_.empty();
+      stop = stopped_ && !pending;
     }
     if (stop) break;
+    // Closures posted by this thread did not wake it: do not sleep on them.
+    timeout_ms = pending ? 0 : tick_ms;
   }
   running_.store(false);
   thread_id_.store(std::thread::id());

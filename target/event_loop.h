@@ -88,6 +88,8 @@ class EventLoop {
 
   absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> posted_ ABSL_GUARDED_BY(mu_);
+  // The batch RunPosted is running (loop thread only; kept to reuse its memory).
+  std::deque<absl::AnyInvocable<void() &&>> running_batch_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 
   // Loop thread only.

@@ -477,9 +477,12 @@ void Session::HandleScsiCommand(const ReceivedPdu& pdu) {
 bool Session::StoreData(Task& task, uint32_t offset, absl::Span<const uint8_t> data,
                         bool digest_ok) {
   if (task.discard_data || !digest_ok || data.empty()) return false;
-  std::vector<uint8_t>& buffer = task.scsi.data_out;
+  scsi::IoBuffer& buffer = task.scsi.data_out;
   const size_t end = size_t{offset} + data.size();
-  if (buffer.size() < end) buffer.resize(end);
+  // Data arrives in order (the callers check offsets), so nothing below `offset` is left
+  // unwritten; should a gap ever open, it reads as zeros rather than as old buffer bytes.
+  if (buffer.size() < offset) buffer.resize(offset);
+  if (buffer.size() < end) buffer.ResizeUninitialized(end);
   std::memcpy(buffer.data() + offset, data.data(), data.size());
   return true;
 }
@@ -683,11 +686,11 @@ void Session::Submit(const std::shared_ptr<Task>& task) {
   }
   std::weak_ptr<Connection> weak = connection_->weak_from_this();
   EventLoop* loop = connection_->loop();
-  // The completion runs on a backing-store worker (or inline for quick commands): it only
-  // hands the task back to the connection's loop. `task = task` makes a non-const copy that the
-  // move below empties: the completion object itself is destroyed on the worker after the
-  // logical unit counted the task out, and must not hold the task's (and its unit's) last
-  // reference there.
+  // The completion runs on a backing-store worker, or inline within Submit (quick commands,
+  // cached READ/WRITE): either way it only hands the task back to the connection's loop.
+  // `task = task` makes a non-const copy that the move below empties: the completion object
+  // itself is destroyed on the worker after the logical unit counted the task out, and must
+  // not hold the task's (and its unit's) last reference there.
   task->unit->Submit(task->scsi, [weak, loop, task = task](scsi::ScsiTask&) mutable {
     loop->Post([weak = std::move(weak), task = std::move(task)] {
       if (std::shared_ptr<Connection> connection = weak.lock()) {
@@ -774,7 +777,7 @@ void Session::SendTaskResponse(Task& task) {
   const uint8_t status = static_cast<uint8_t>(scsi_task.status);
   const bool good = scsi_task.status == scsi::ScsiStatus::kGood ||
                     scsi_task.status == scsi::ScsiStatus::kConditionMet;
-  std::vector<uint8_t> data_in;
+  scsi::IoBuffer data_in;
   if (task.read) data_in = std::move(scsi_task.data_in);
   if (data_in.size() > scsi_task.expected_transfer_length) {
     data_in.resize(scsi_task.expected_transfer_length);
@@ -813,8 +816,8 @@ void Session::SendTaskResponse(Task& task) {
   const uint32_t max_segment =
       std::max<uint32_t>(512, config_.connection.initiator_max_recv_data_segment_length);
   const uint32_t max_burst = std::max<uint32_t>(512, config_.session.max_burst_length);
-  auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(data_in));
-  const std::vector<uint8_t>& bytes = *owner;
+  auto owner = std::make_shared<const scsi::IoBuffer>(std::move(data_in));
+  const scsi::IoBuffer& bytes = *owner;
   uint32_t data_sn = 0;
   uint32_t in_burst = 0;
   size_t offset = 0;

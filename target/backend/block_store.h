@@ -32,14 +32,30 @@ class BlockStore {
  public:
   virtual ~BlockStore() = default;
 
-  // Read fills `out` with the bytes at [offset, offset + out.size()). Holes
-  // read as zeros. Returns OutOfRange when the range ends past Size().
+  // Read fills `out` with the bytes at [offset, offset + out.size()): on OK
+  // every byte of `out` has been written (callers hand in uninitialised
+  // buffers). Holes read as zeros. Returns OutOfRange when the range ends past Size().
   virtual absl::Status Read(uint64_t offset, absl::Span<uint8_t> out) = 0;
 
   // Write stores `data` at `offset`. With `fua` the bytes are durable (on
   // stable storage) when this returns OK. Returns OutOfRange past Size().
   virtual absl::Status Write(uint64_t offset, absl::Span<const uint8_t> data,
                              bool fua) = 0;
+
+  // ReadNoWait and WriteNoWait do what Read and Write do, but only when that needs no
+  // wait for a device: the bytes are in memory (a page-cache hit, or a memory-backed
+  // file). Otherwise they return Unavailable and the caller redoes the whole operation
+  // with Read or Write on a thread that may block (a write may have stored part of
+  // `data` by then; the retry stores the same bytes). They let an event loop serve
+  // cached I/O without handing it to a worker thread. The defaults always say
+  // Unavailable.
+  virtual absl::Status ReadNoWait(uint64_t /*offset*/, absl::Span<uint8_t> /*out*/) {
+    return absl::UnavailableError("read would wait");
+  }
+  virtual absl::Status WriteNoWait(uint64_t /*offset*/, absl::Span<const uint8_t> /*data*/,
+                                   bool /*fua*/) {
+    return absl::UnavailableError("write would wait");
+  }
 
   // Flush makes every completed Write durable (fdatasync).
   virtual absl::Status Flush() = 0;

@@ -2,7 +2,9 @@
 #include "target/backend/sparse_file.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -30,13 +32,24 @@ auto RetryOnEintr(F f) {
 
 constexpr uint64_t kZeroChunkBytes = 1 << 20;
 
+// True when `fd` is on a filesystem whose pages are memory only (tmpfs, ramfs).
+bool OnMemoryFilesystem(int fd) {
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) != 0) return false;
+  return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
+// True for the errors with which preadv2/pwritev2 refuse RWF_NOWAIT outright.
+bool NoWaitUnsupported(int error_number) {
+  return error_number == EOPNOTSUPP || error_number == EINVAL;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SparseFile>> SparseFile::Open(
-    const std::string& path, uint64_t size_if_created,
-    const SparseFileOptions& options) {
-  if (size_if_created >
-      static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
+absl::StatusOr<std::unique_ptr<SparseFile>> SparseFile::Open(const std::string& path,
+                                                             uint64_t size_if_created,
+                                                             const SparseFileOptions& options) {
+  if (size_if_created > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
     return absl::InvalidArgumentError(
         absl::StrCat("open ", path, ": size ", size_if_created, " too large"));
   }
@@ -57,9 +70,7 @@ absl::StatusOr<std::unique_ptr<SparseFile>> SparseFile::Open(
     if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", path));
   }
   if (created) {
-    if (RetryOnEintr([&] {
-          return ::ftruncate(fd, static_cast<off_t>(size_if_created));
-        }) != 0) {
+    if (RetryOnEintr([&] { return ::ftruncate(fd, static_cast<off_t>(size_if_created)); }) != 0) {
       const int error_number = errno;
       ::close(fd);
       ::unlink(path.c_str());
@@ -74,25 +85,30 @@ absl::StatusOr<std::unique_ptr<SparseFile>> SparseFile::Open(
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return absl::FailedPreconditionError(
-        absl::StrCat("open ", path, ": not a regular file"));
+    return absl::FailedPreconditionError(absl::StrCat("open ", path, ": not a regular file"));
   }
-  return std::unique_ptr<SparseFile>(
-      new SparseFile(path, fd, static_cast<uint64_t>(st.st_size)));
+  const bool memory_backed = !options.direct_io && OnMemoryFilesystem(fd);
+  return std::unique_ptr<SparseFile>(new SparseFile(path, fd, static_cast<uint64_t>(st.st_size),
+                                                    memory_backed, options.direct_io));
 }
 
-SparseFile::SparseFile(std::string path, int fd, uint64_t size)
-    : path_(std::move(path)), fd_(fd), size_(size) {}
+SparseFile::SparseFile(std::string path, int fd, uint64_t size, bool memory_backed, bool direct_io)
+    : path_(std::move(path)),
+      fd_(fd),
+      memory_backed_(memory_backed),
+      size_(size),
+      // O_DIRECT I/O always goes to the device (RWF_NOWAIT then only spares the wait for
+      // a request slot), so it never runs without waiting.
+      nowait_read_supported_(!direct_io),
+      nowait_write_supported_(!direct_io) {}
 
 SparseFile::~SparseFile() { ::close(fd_); }
 
-absl::Status SparseFile::CheckRange(uint64_t offset, uint64_t length,
-                                    absl::string_view op) const {
+absl::Status SparseFile::CheckRange(uint64_t offset, uint64_t length, absl::string_view op) const {
   const uint64_t size = size_.load(std::memory_order_acquire);
   if (offset > size || length > size - offset) {
-    return absl::OutOfRangeError(absl::StrCat(op, " ", path_, ": range ",
-                                              offset, "+", length,
-                                              " past size ", size));
+    return absl::OutOfRangeError(
+        absl::StrCat(op, " ", path_, ": range ", offset, "+", length, " past size ", size));
   }
   return absl::OkStatus();
 }
@@ -102,8 +118,7 @@ absl::Status SparseFile::Read(uint64_t offset, absl::Span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {
     const ssize_t n = RetryOnEintr([&] {
-      return ::pread(fd_, out.data() + done, out.size() - done,
-                     static_cast<off_t>(offset + done));
+      return ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     });
     if (n < 0) {
       return ErrnoStatus(errno, absl::StrCat("pread ", path_, " at ", offset + done));
@@ -119,8 +134,50 @@ absl::Status SparseFile::Read(uint64_t offset, absl::Span<uint8_t> out) {
   return absl::OkStatus();
 }
 
-absl::Status SparseFile::WriteAll(uint64_t offset,
-                                  absl::Span<const uint8_t> data, bool dsync) {
+absl::Status SparseFile::ReadNoWait(uint64_t offset, absl::Span<uint8_t> out) {
+  if (memory_backed_) return Read(offset, out);
+  if (absl::Status s = CheckRange(offset, out.size(), "read"); !s.ok()) return s;
+  if (!nowait_read_supported_.load(std::memory_order_relaxed)) {
+    return absl::UnavailableError("read would wait");
+  }
+  struct iovec iov;
+  iov.iov_base = out.data();
+  iov.iov_len = out.size();
+  const ssize_t n =
+      RetryOnEintr([&] { return ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT); });
+  if (n == static_cast<ssize_t>(out.size())) return absl::OkStatus();
+  const int error_number = n < 0 ? errno : 0;
+  if (NoWaitUnsupported(error_number)) {
+    nowait_read_supported_.store(false, std::memory_order_relaxed);
+  } else if (error_number != 0 && error_number != EAGAIN) {
+    return ErrnoStatus(error_number, absl::StrCat("pread ", path_, " at ", offset));
+  }
+  // Not all of it was cached (or EOF came early): the blocking path finishes the job.
+  return absl::UnavailableError("read would wait");
+}
+
+absl::Status SparseFile::WriteNoWait(uint64_t offset, absl::Span<const uint8_t> data, bool fua) {
+  if (memory_backed_) return Write(offset, data, fua);
+  if (absl::Status s = CheckRange(offset, data.size(), "write"); !s.ok()) return s;
+  if (fua || !nowait_write_supported_.load(std::memory_order_relaxed)) {
+    return absl::UnavailableError("write would wait");
+  }
+  struct iovec iov;
+  iov.iov_base = const_cast<uint8_t*>(data.data());
+  iov.iov_len = data.size();
+  const ssize_t n = RetryOnEintr(
+      [&] { return ::pwritev2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT); });
+  if (n == static_cast<ssize_t>(data.size())) return absl::OkStatus();
+  const int error_number = n < 0 ? errno : 0;
+  if (NoWaitUnsupported(error_number)) {
+    nowait_write_supported_.store(false, std::memory_order_relaxed);
+  } else if (error_number != 0 && error_number != EAGAIN) {
+    return ErrnoStatus(error_number, absl::StrCat("pwrite ", path_, " at ", offset));
+  }
+  return absl::UnavailableError("write would wait");
+}
+
+absl::Status SparseFile::WriteAll(uint64_t offset, absl::Span<const uint8_t> data, bool dsync) {
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n;
@@ -128,10 +185,8 @@ absl::Status SparseFile::WriteAll(uint64_t offset,
       struct iovec iov;
       iov.iov_base = const_cast<uint8_t*>(data.data() + done);
       iov.iov_len = data.size() - done;
-      n = RetryOnEintr([&] {
-        return ::pwritev2(fd_, &iov, 1, static_cast<off_t>(offset + done),
-                          RWF_DSYNC);
-      });
+      n = RetryOnEintr(
+          [&] { return ::pwritev2(fd_, &iov, 1, static_cast<off_t>(offset + done), RWF_DSYNC); });
       if (n < 0 && (errno == EOPNOTSUPP || errno == EINVAL) && done == 0) {
         // Kernel or filesystem without RWF_DSYNC: write, then fdatasync.
         rwf_dsync_supported_.store(false, std::memory_order_relaxed);
@@ -148,16 +203,15 @@ absl::Status SparseFile::WriteAll(uint64_t offset,
       return ErrnoStatus(errno, absl::StrCat("pwrite ", path_, " at ", offset + done));
     }
     if (n == 0) {
-      return ErrnoStatus(EIO, absl::StrCat("pwrite ", path_, " at ", offset + done,
-                                           " wrote nothing"));
+      return ErrnoStatus(EIO,
+                         absl::StrCat("pwrite ", path_, " at ", offset + done, " wrote nothing"));
     }
     done += static_cast<size_t>(n);
   }
   return absl::OkStatus();
 }
 
-absl::Status SparseFile::Write(uint64_t offset, absl::Span<const uint8_t> data,
-                               bool fua) {
+absl::Status SparseFile::Write(uint64_t offset, absl::Span<const uint8_t> data, bool fua) {
   if (absl::Status s = CheckRange(offset, data.size(), "write"); !s.ok()) return s;
   if (!fua) return WriteAll(offset, data, false);
   if (rwf_dsync_supported_.load(std::memory_order_relaxed)) {
@@ -178,8 +232,7 @@ absl::Status SparseFile::WriteZeros(uint64_t offset, uint64_t length) {
   std::vector<uint8_t> zeros(std::min(length, kZeroChunkBytes), 0);
   while (length > 0) {
     const uint64_t n = std::min<uint64_t>(length, zeros.size());
-    if (absl::Status s = WriteAll(offset, absl::MakeConstSpan(zeros.data(), n), false);
-        !s.ok()) {
+    if (absl::Status s = WriteAll(offset, absl::MakeConstSpan(zeros.data(), n), false); !s.ok()) {
       return s;
     }
     offset += n;
@@ -217,8 +270,7 @@ absl::Status SparseFile::Resize(uint64_t new_size) {
   const uint64_t old_size = size_.load(std::memory_order_acquire);
   if (new_size < old_size) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "resize ", path_, ": shrinking from ", old_size, " to ", new_size,
-        " is not supported"));
+        "resize ", path_, ": shrinking from ", old_size, " to ", new_size, " is not supported"));
   }
   if (new_size == old_size) return absl::OkStatus();
   if (RetryOnEintr([&] { return ::ftruncate(fd_, static_cast<off_t>(new_size)); }) != 0) {

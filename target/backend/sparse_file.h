@@ -6,6 +6,12 @@
 // fallocate(PUNCH_HOLE|KEEP_SIZE); holes read as zeros, which is what lets the
 // SCSI layer advertise thin provisioning with LBPRZ=1. FUA writes use
 // pwritev2(RWF_DSYNC) and fall back to pwrite + fdatasync.
+//
+// ReadNoWait/WriteNoWait: on a memory-backed file (tmpfs, ramfs) every
+// read and write is a memory copy, so they simply do the I/O; on other
+// filesystems they use preadv2/pwritev2(RWF_NOWAIT), which succeed only when
+// the page cache can serve the request at once (FUA writes and O_DIRECT files
+// always wait).
 #ifndef ISCSI_CSI_TARGET_BACKEND_SPARSE_FILE_H_
 #define ISCSI_CSI_TARGET_BACKEND_SPARSE_FILE_H_
 
@@ -45,6 +51,8 @@ class SparseFile final : public BlockStore {
   absl::Status Read(uint64_t offset, absl::Span<uint8_t> out) override;
   absl::Status Write(uint64_t offset, absl::Span<const uint8_t> data,
                      bool fua) override;
+  absl::Status ReadNoWait(uint64_t offset, absl::Span<uint8_t> out) override;
+  absl::Status WriteNoWait(uint64_t offset, absl::Span<const uint8_t> data, bool fua) override;
   absl::Status Flush() override;
   absl::Status Unmap(uint64_t offset, uint64_t length) override;
   uint64_t Size() const override;
@@ -52,9 +60,11 @@ class SparseFile final : public BlockStore {
   absl::StatusOr<MappingRun> GetMapping(uint64_t offset) override;
 
   const std::string& path() const { return path_; }
+  // True when the file lives on tmpfs or ramfs (no device under it).
+  bool memory_backed() const { return memory_backed_; }
 
  private:
-  SparseFile(std::string path, int fd, uint64_t size);
+  SparseFile(std::string path, int fd, uint64_t size, bool memory_backed, bool direct_io);
 
   absl::Status CheckRange(uint64_t offset, uint64_t length,
                           absl::string_view op) const;
@@ -64,11 +74,16 @@ class SparseFile final : public BlockStore {
 
   const std::string path_;
   const int fd_;
+  const bool memory_backed_;
   absl::Mutex resize_mu_;  // serialises Resize (ftruncate + size_)
   std::atomic<uint64_t> size_;
   // Cleared after the kernel rejects RWF_DSYNC or PUNCH_HOLE once.
   std::atomic<bool> rwf_dsync_supported_{true};
   std::atomic<bool> punch_hole_supported_{true};
+  // Cleared after the filesystem rejects RWF_NOWAIT for reads or for writes once
+  // (false from the start with O_DIRECT).
+  std::atomic<bool> nowait_read_supported_;
+  std::atomic<bool> nowait_write_supported_;
 };
 
 }  // namespace iscsi_csi::target::backend

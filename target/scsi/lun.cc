@@ -348,7 +348,9 @@ bool LogicalUnit::CanStart(const TaskContext& ctx) const {
     case TaskAttribute::kAca:
       return running_ordered_ == 0;
   }
-  return false;
+  // Not a value the transports produce; treated as SIMPLE (as PlanStart does) so that it
+  // can never wait for ever and hang Drain.
+  return running_ordered_ == 0;
 }
 
 LogicalUnit::StartOrder LogicalUnit::PlanStart(TaskContext& ctx, bool allow_inline) {
@@ -359,9 +361,17 @@ LogicalUnit::StartOrder LogicalUnit::PlanStart(TaskContext& ctx, bool allow_inli
     ctx.gate = TaskContext::Gate::kSimple;
     ++running_simple_;
   }
-  if (allow_inline && !ctx.command.UsesBackingStore()) return StartOrder{&ctx, nullptr};
+  if (allow_inline && (!ctx.command.UsesBackingStore() || InlineCandidate(ctx))) {
+    return StartOrder{&ctx, nullptr};
+  }
   ctx.queued_on_pool = true;
   return StartOrder{&ctx, ctx.claimed};
+}
+
+bool LogicalUnit::InlineCandidate(const TaskContext& ctx) const {
+  const PreparedCommand& command = ctx.command;
+  if (command.kind != CommandKind::kRead && command.kind != CommandKind::kWrite) return false;
+  return uint64_t{command.blocks} * config_.block_size <= config_.inline_io_max_bytes;
 }
 
 void LogicalUnit::CollectStartable(std::vector<StartOrder>& out) {
@@ -379,16 +389,55 @@ void LogicalUnit::Launch(const StartOrder& order) {
   if (order.claimed == nullptr) {  // inline; no TMF can complete it under us
     if (ctx->task->abort_requested()) {
       CompleteWithStatus(ctx, ScsiStatus::kTaskAborted);
-    } else if (!CompleteIfReservationConflict(ctx)) {
+    } else if (CompleteIfReservationConflict(ctx)) {
+    } else if (!ctx->command.UsesBackingStore()) {
       ExecuteQuick(ctx);
+    } else if (!TryExecuteWithoutWaiting(ctx)) {
+      // The store would wait (not cached, FUA on a disk file, ...): hand it to the pool,
+      // from where a TMF may complete it like any queued task.
+      std::shared_ptr<std::atomic<bool>> claimed;
+      {
+        absl::MutexLock lock(&mu_);
+        ctx->queued_on_pool = true;
+        claimed = ctx->claimed;
+      }
+      Schedule(ctx, std::move(claimed));
     }
     return;
   }
+  Schedule(ctx, order.claimed);
+}
+
+void LogicalUnit::Schedule(TaskContext* ctx, std::shared_ptr<std::atomic<bool>> claimed) {
   // `ctx` may already be completed by an aborting TMF: do not touch it here.
-  pool_->Schedule([this, ctx, claimed = order.claimed] {
+  pool_->Schedule([this, ctx, claimed = std::move(claimed)] {
     if (claimed->exchange(true)) return;  // a TMF completed it
     RunOnWorker(ctx);
   });
+}
+
+bool LogicalUnit::TryExecuteWithoutWaiting(TaskContext* ctx) {
+  ScsiTask& task = *ctx->task;
+  PreparedCommand command = ctx->command;
+  if (!write_cache_enabled()) command.fua = true;  // WCE=0, as RunBlockCommand
+  RangeLock::Guard guard;
+  if (!range_lock_.TryLock(command.lba, command.blocks, /*exclusive=*/false, &guard)) {
+    return false;
+  }
+  std::optional<BlockResult> result =
+      command.kind == CommandKind::kRead
+          ? TryExecuteRead(*store_, command, config_.block_size, task.expected_transfer_length,
+                           task.data_in)
+          : TryExecuteWrite(*store_, command, config_.block_size, task.data_out);
+  if (!result.has_value()) return false;
+  guard = RangeLock::Guard();  // released before the completion, as on the pool
+  if (result->has_value()) {
+    task.data_in.clear();
+    CompleteWithCheckCondition(ctx, **result);
+  } else {
+    Finish(ctx);
+  }
+  return true;
 }
 
 void LogicalUnit::RunOnWorker(TaskContext* ctx) {

@@ -10,8 +10,13 @@
 //    and AddUnitAttention may be called from any thread, concurrently.
 //  - Commands that touch the backing store or may wait (READ, WRITE, WRITE
 //    AND VERIFY, VERIFY, COMPARE AND WRITE, SYNCHRONIZE CACHE, WRITE SAME,
-//    UNMAP, GET LBA STATUS, MODE SELECT, PERSISTENT RESERVE OUT) never run on
-//    the caller's thread: their completion runs on a WorkerPool thread. Quick
+//    UNMAP, GET LBA STATUS, MODE SELECT, PERSISTENT RESERVE OUT) run on a
+//    WorkerPool thread and complete there, with one exception: a READ or
+//    WRITE of at most LogicalUnitConfig::inline_io_max_bytes that the store
+//    can serve without waiting (BlockStore::ReadNoWait/WriteNoWait) runs and
+//    completes inside Submit, on the caller's thread. So a completion may run
+//    inside Submit for any command: a caller must not hold, across Submit, a
+//    lock its completion takes. Quick
 //    commands (INQUIRY, MODE SENSE, LOG SENSE, READ CAPACITY, REPORT LUNS,
 //    REPORT SUPPORTED OPERATION CODES / TASK MANAGEMENT FUNCTIONS, REQUEST
 //    SENSE, TEST UNIT READY, PRE-FETCH, START STOP UNIT, RESERVE, RELEASE,
@@ -85,6 +90,11 @@ struct LogicalUnitConfig {
   // Block Limits MAXIMUM COMPARE AND WRITE LENGTH (1..255 blocks).
   uint32_t max_compare_and_write_blocks = 64;
   uint32_t max_tasks = 256;  // tasks in flight before TASK SET FULL
+  // READ and WRITE commands of at most this many bytes are first tried on the
+  // submitting thread (the transport's event loop) through the store's
+  // ReadNoWait/WriteNoWait: cached I/O then needs no hand-off to the worker
+  // pool and back. 0 sends every block command to the pool.
+  uint32_t inline_io_max_bytes = 128u << 10;
   bool descriptor_sense = false;      // Control mode page D_SENSE at start
   bool task_aborted_status = true;    // Control mode page TAS
   // Where persistent reservations live across restarts when an initiator
@@ -191,6 +201,12 @@ class LogicalUnit {
   StartOrder PlanStart(TaskContext& ctx, bool allow_inline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CollectStartable(std::vector<StartOrder>& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Launch(const StartOrder& order);
+  // Queues an already-gated task on the worker pool.
+  void Schedule(TaskContext* ctx, std::shared_ptr<std::atomic<bool>> claimed);
+  // Runs a READ or WRITE on the calling thread if the store can do it without waiting;
+  // false (nothing observable done) otherwise.
+  bool TryExecuteWithoutWaiting(TaskContext* ctx);
+  bool InlineCandidate(const TaskContext& ctx) const;
   void RunOnWorker(TaskContext* ctx);
   void ExecuteQuick(TaskContext* ctx);
   void ExecuteBlock(TaskContext* ctx);

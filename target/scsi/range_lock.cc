@@ -27,6 +27,22 @@ RangeLock::Guard RangeLock::Lock(uint64_t first, uint64_t count, bool exclusive)
   return Guard(this, self);
 }
 
+bool RangeLock::TryLock(uint64_t first, uint64_t count, bool exclusive, Guard* guard) {
+  // Whatever `guard` held is released first: doing it under mu_ would self-deadlock.
+  *guard = Guard();
+  if (count == 0) return true;
+  const uint64_t end = first + count < first ? UINT64_MAX : first + count;
+  absl::MutexLock lock(&mu_);
+  requests_.push_back(Request{first, end, exclusive});
+  Iterator self = std::prev(requests_.end());
+  if (!Grantable(self)) {
+    requests_.erase(self);
+    return false;
+  }
+  *guard = Guard(this, self);
+  return true;
+}
+
 void RangeLock::Unlock(Iterator self) {
   absl::MutexLock lock(&mu_);
   requests_.erase(self);

@@ -34,6 +34,11 @@ class RangeLock {
   // once and conflicts with nothing.
   Guard Lock(uint64_t first, uint64_t count, bool exclusive);
 
+  // TryLock grants the range only when Lock would not wait (no earlier request,
+  // granted or waiting, conflicts with it); otherwise it queues nothing and
+  // returns false.
+  bool TryLock(uint64_t first, uint64_t count, bool exclusive, Guard* guard);
+
   // Number of requests granted or waiting (for tests).
   size_t PendingForTest() const;
 

@@ -134,13 +134,28 @@ CheckCondition StoreErrorToCheckCondition(const absl::Status& status, StoreOp op
   return CheckCondition::Of(SenseReason::kInternalTargetFailure);
 }
 
+namespace {
+
+// The bytes a READ returns: its blocks, capped by the expected transfer length.
+uint64_t ReadBytes(const PreparedCommand& command, uint32_t block_size, uint32_t max_bytes) {
+  return std::min<uint64_t>(uint64_t{command.blocks} * block_size, max_bytes);
+}
+
+// The whole blocks of `data_out` a WRITE stores.
+absl::Span<const uint8_t> WrittenBytes(const PreparedCommand& command, uint32_t block_size,
+                                       absl::Span<const uint8_t> data_out) {
+  const uint64_t blocks = std::min<uint64_t>(command.blocks, data_out.size() / block_size);
+  return data_out.subspan(0, blocks * block_size);
+}
+
+}  // namespace
+
 BlockResult ExecuteRead(backend::BlockStore& store, const PreparedCommand& command,
                         uint32_t block_size, uint32_t max_bytes,
-                        std::vector<uint8_t>& data_in) {
-  const uint64_t bytes =
-      std::min<uint64_t>(uint64_t{command.blocks} * block_size, max_bytes);
-  data_in.assign(bytes, 0);
-  if (bytes == 0) return std::nullopt;
+                        IoBuffer& data_in) {
+  data_in.clear();
+  data_in.ResizeUninitialized(ReadBytes(command, block_size, max_bytes));  // all read below
+  if (data_in.empty()) return std::nullopt;
   absl::Status status = store.Read(command.lba * block_size, absl::MakeSpan(data_in));
   if (!status.ok()) {
     data_in.clear();
@@ -149,14 +164,37 @@ BlockResult ExecuteRead(backend::BlockStore& store, const PreparedCommand& comma
   return std::nullopt;
 }
 
+std::optional<BlockResult> TryExecuteRead(backend::BlockStore& store,
+                                          const PreparedCommand& command, uint32_t block_size,
+                                          uint32_t max_bytes, IoBuffer& data_in) {
+  data_in.clear();
+  data_in.ResizeUninitialized(ReadBytes(command, block_size, max_bytes));  // all read below
+  if (data_in.empty()) return BlockResult{};
+  absl::Status status = store.ReadNoWait(command.lba * block_size, absl::MakeSpan(data_in));
+  if (status.ok()) return BlockResult{};
+  data_in.clear();
+  if (absl::IsUnavailable(status)) return std::nullopt;
+  return BlockResult{StoreErrorToCheckCondition(status, StoreOp::kRead)};
+}
+
 BlockResult ExecuteWrite(backend::BlockStore& store, const PreparedCommand& command,
                          uint32_t block_size, absl::Span<const uint8_t> data_out) {
-  const uint64_t blocks = std::min<uint64_t>(command.blocks, data_out.size() / block_size);
-  if (blocks == 0) return std::nullopt;
-  absl::Status status = store.Write(command.lba * block_size,
-                                    data_out.subspan(0, blocks * block_size), command.fua);
+  const absl::Span<const uint8_t> bytes = WrittenBytes(command, block_size, data_out);
+  if (bytes.empty()) return std::nullopt;
+  absl::Status status = store.Write(command.lba * block_size, bytes, command.fua);
   if (!status.ok()) return StoreErrorToCheckCondition(status, StoreOp::kWrite);
   return std::nullopt;
+}
+
+std::optional<BlockResult> TryExecuteWrite(backend::BlockStore& store,
+                                           const PreparedCommand& command, uint32_t block_size,
+                                           absl::Span<const uint8_t> data_out) {
+  const absl::Span<const uint8_t> bytes = WrittenBytes(command, block_size, data_out);
+  if (bytes.empty()) return BlockResult{};
+  absl::Status status = store.WriteNoWait(command.lba * block_size, bytes, command.fua);
+  if (status.ok()) return BlockResult{};
+  if (absl::IsUnavailable(status)) return std::nullopt;
+  return BlockResult{StoreErrorToCheckCondition(status, StoreOp::kWrite)};
 }
 
 namespace {
@@ -254,7 +292,7 @@ BlockResult ExecuteOrWrite(backend::BlockStore& store, const PreparedCommand& co
 
 BlockResult ExecuteGetLbaStatus(backend::BlockStore& store, const PreparedCommand& command,
                                 uint32_t block_size, uint64_t capacity_blocks,
-                                uint32_t max_bytes, std::vector<uint8_t>& data_in) {
+                                uint32_t max_bytes, IoBuffer& data_in) {
   // SBC-3 5.7.2 table 36: PARAMETER DATA LENGTH (0-3), reserved (4-7), then
   // 16-byte LBA status descriptors: LBA (0-7), NUMBER OF LOGICAL BLOCKS
   // (8-11), PROVISIONING STATUS (12, bits 3-0: 0 mapped, 1 deallocated).

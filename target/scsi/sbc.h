@@ -18,6 +18,7 @@
 #include "absl/types/span.h"
 #include "target/backend/block_store.h"
 #include "target/scsi/cdb.h"
+#include "target/scsi/io_buffer.h"
 #include "target/scsi/sense.h"
 #include "target/scsi/unit_info.h"
 
@@ -68,12 +69,23 @@ using BlockResult = std::optional<CheckCondition>;
 // (the expected transfer length), into `data_in`.
 BlockResult ExecuteRead(backend::BlockStore& store, const PreparedCommand& command,
                         uint32_t block_size, uint32_t max_bytes,
-                        std::vector<uint8_t>& data_in);
+                        IoBuffer& data_in);
 
 // ExecuteWrite writes the whole blocks present in `data_out` (a short
 // data-out writes fewer blocks; the transport reports the residual).
 BlockResult ExecuteWrite(backend::BlockStore& store, const PreparedCommand& command,
                          uint32_t block_size, absl::Span<const uint8_t> data_out);
+
+// TryExecuteRead and TryExecuteWrite are ExecuteRead and ExecuteWrite through
+// the store's ReadNoWait/WriteNoWait. They return nullopt when the store would
+// have to wait for a device; the caller then runs ExecuteRead/ExecuteWrite on a
+// thread that may block.
+std::optional<BlockResult> TryExecuteRead(backend::BlockStore& store,
+                                          const PreparedCommand& command, uint32_t block_size,
+                                          uint32_t max_bytes, IoBuffer& data_in);
+std::optional<BlockResult> TryExecuteWrite(backend::BlockStore& store,
+                                           const PreparedCommand& command, uint32_t block_size,
+                                           absl::Span<const uint8_t> data_out);
 
 // ExecuteVerify: BYTCHK 0 checks the range only (like LIO); 1 compares the
 // data-out with the medium; 3 compares one data-out block with every block.
@@ -110,7 +122,7 @@ BlockResult ExecuteOrWrite(backend::BlockStore& store, const PreparedCommand& co
 // one), from BlockStore::GetMapping.
 BlockResult ExecuteGetLbaStatus(backend::BlockStore& store, const PreparedCommand& command,
                                 uint32_t block_size, uint64_t capacity_blocks,
-                                uint32_t max_bytes, std::vector<uint8_t>& data_in);
+                                uint32_t max_bytes, IoBuffer& data_in);
 
 // ExecuteWriteSame writes the data-out block to every block of the range, or
 // punches a hole when UNMAP=1 and the block is all zeros (LBPRZ=1).

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "target/scsi/io_buffer.h"
 #include "target/scsi/scsi_defs.h"
 
 namespace iscsi_csi::target::scsi {
@@ -64,7 +65,7 @@ class ScsiTask {
   // Expected data transfer length: caps the data-in the device returns.
   uint32_t expected_transfer_length = 0;
   // The whole data-out buffer (writes, UNMAP parameter lists, ...).
-  std::vector<uint8_t> data_out;
+  IoBuffer data_out;
 
   // SetCdb copies a CDB of 1..kMaxCdbLength bytes; returns false otherwise.
   bool SetCdb(absl::Span<const uint8_t> cdb) {
@@ -77,8 +78,8 @@ class ScsiTask {
 
   // --- response (set by the logical unit before the completion) ---
   ScsiStatus status = ScsiStatus::kGood;
-  std::vector<uint8_t> sense;    // non-empty with CHECK CONDITION
-  std::vector<uint8_t> data_in;  // never longer than expected_transfer_length
+  std::vector<uint8_t> sense;  // non-empty with CHECK CONDITION
+  IoBuffer data_in;            // never longer than expected_transfer_length
 
   // --- abort ---
   // RequestAbort asks the logical unit to not start this task. Safe from any

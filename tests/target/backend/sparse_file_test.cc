@@ -1,13 +1,17 @@
 // Tests for SparseFile: creation without preallocation, holes, I/O, hole
-// punching, resizing and errno-preserving errors.
+// punching, resizing, errno-preserving errors, and the no-wait calls
+// (memory-backed files on tmpfs; RWF_NOWAIT on disk filesystems).
 #include "target/backend/sparse_file.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -192,6 +196,186 @@ TEST(ErrnoStatusTest, KeepsErrnoAndMapsCode) {
   EXPECT_EQ(ErrnoFromStatus(nospc), ENOSPC);
   EXPECT_EQ(ErrnoFromStatus(ErrnoStatus(EIO, "pread x")), EIO);
   EXPECT_EQ(ErrnoFromStatus(absl::InternalError("no errno")), std::nullopt);
+}
+
+// --- ReadNoWait / WriteNoWait -----------------------------------------------------
+
+bool OnMemoryFilesystem(const std::string& path) {
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return false;
+  return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
+// A sparse file in `dir`, removed on destruction.
+class ScopedSparseFile {
+ public:
+  ScopedSparseFile(const std::string& dir, uint64_t size) {
+    static std::atomic<int> counter{0};
+    path_ = absl::StrCat(dir, "/sparse-nowait-", ::getpid(), "-", counter++);
+    auto file = SparseFile::Open(path_, size);
+    EXPECT_TRUE(file.ok()) << file.status();
+    if (file.ok()) file_ = std::move(*file);
+  }
+  ~ScopedSparseFile() {
+    file_.reset();
+    ::unlink(path_.c_str());
+  }
+  SparseFile* get() { return file_.get(); }
+  SparseFile* operator->() { return file_.get(); }
+
+ private:
+  std::string path_;
+  std::unique_ptr<SparseFile> file_;
+};
+
+constexpr char kShm[] = "/dev/shm";
+constexpr uint64_t kNoWaitSize = 1 << 20;
+
+std::vector<uint8_t> Bytes(size_t size, uint8_t seed) {
+  std::vector<uint8_t> out(size);
+  for (size_t i = 0; i < size; ++i) out[i] = static_cast<uint8_t>(seed + i * 31 + (i >> 8));
+  return out;
+}
+
+TEST(SparseFileNoWaitTest, FileOnTmpfsIsMemoryBacked) {
+  if (!OnMemoryFilesystem(kShm)) GTEST_SKIP() << kShm << " is not tmpfs";
+  ScopedSparseFile file(kShm, kNoWaitSize);
+  ASSERT_NE(file.get(), nullptr);
+  EXPECT_TRUE(file->memory_backed());
+}
+
+TEST(SparseFileNoWaitTest, FileOnDiskFilesystemIsNotMemoryBacked) {
+  if (OnMemoryFilesystem(::testing::TempDir())) GTEST_SKIP() << "TempDir is on tmpfs";
+  ScopedSparseFile file(::testing::TempDir(), kNoWaitSize);
+  ASSERT_NE(file.get(), nullptr);
+  EXPECT_FALSE(file->memory_backed());
+}
+
+TEST(SparseFileNoWaitTest, OnTmpfsNoWaitCallsDoTheIo) {
+  if (!OnMemoryFilesystem(kShm)) GTEST_SKIP() << kShm << " is not tmpfs";
+  ScopedSparseFile file(kShm, kNoWaitSize);
+  ASSERT_NE(file.get(), nullptr);
+  const std::vector<uint8_t> data = Bytes(8192, 1);
+  ASSERT_TRUE(file->WriteNoWait(4096, data, /*fua=*/false).ok());
+  std::vector<uint8_t> back(data.size(), 0xee);
+  ASSERT_TRUE(file->ReadNoWait(4096, absl::MakeSpan(back)).ok());
+  EXPECT_EQ(back, data);
+  std::vector<uint8_t> blocking(data.size(), 0xee);
+  ASSERT_TRUE(file->Read(4096, absl::MakeSpan(blocking)).ok());
+  EXPECT_EQ(blocking, data);
+
+  // FUA costs nothing on memory: it is done, not refused.
+  const std::vector<uint8_t> durable = Bytes(512, 2);
+  ASSERT_TRUE(file->WriteNoWait(0, durable, /*fua=*/true).ok());
+  std::vector<uint8_t> durable_back(512, 0xee);
+  ASSERT_TRUE(file->Read(0, absl::MakeSpan(durable_back)).ok());
+  EXPECT_EQ(durable_back, durable);
+
+  // Holes read as zeros here too.
+  std::vector<uint8_t> hole(4096, 0xee);
+  ASSERT_TRUE(file->ReadNoWait(kNoWaitSize - 4096, absl::MakeSpan(hole)).ok());
+  EXPECT_THAT(hole, Each(0));
+}
+
+TEST(SparseFileNoWaitTest, OnTmpfsNoWaitCallsPastTheEndAreOutOfRange) {
+  if (!OnMemoryFilesystem(kShm)) GTEST_SKIP() << kShm << " is not tmpfs";
+  ScopedSparseFile file(kShm, kNoWaitSize);
+  ASSERT_NE(file.get(), nullptr);
+  std::vector<uint8_t> buffer(1024, 0xee);
+  EXPECT_EQ(file->ReadNoWait(kNoWaitSize - 512, absl::MakeSpan(buffer)).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(file->WriteNoWait(kNoWaitSize - 512, buffer, /*fua=*/false).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(file->WriteNoWait(kNoWaitSize, buffer, /*fua=*/true).code(),
+            absl::StatusCode::kOutOfRange);
+  // Nothing was written, and the file did not grow.
+  EXPECT_EQ(file->Size(), kNoWaitSize);
+  std::vector<uint8_t> tail(512, 0xee);
+  ASSERT_TRUE(file->Read(kNoWaitSize - 512, absl::MakeSpan(tail)).ok());
+  EXPECT_THAT(tail, Each(0));
+}
+
+class SparseFileOnDiskNoWaitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (OnMemoryFilesystem(::testing::TempDir())) GTEST_SKIP() << "TempDir is on tmpfs";
+    file_ = std::make_unique<ScopedSparseFile>(::testing::TempDir(), kNoWaitSize);
+    ASSERT_NE(file_->get(), nullptr);
+    ASSERT_FALSE((*file_)->memory_backed());
+  }
+  SparseFile& file() { return *file_->get(); }
+
+  std::unique_ptr<ScopedSparseFile> file_;
+};
+
+TEST_F(SparseFileOnDiskNoWaitTest, FuaWriteNoWaitIsUnavailableAndWritesNothing) {
+  const std::vector<uint8_t> before = Bytes(4096, 3);
+  ASSERT_TRUE(file().Write(8192, before, /*fua=*/false).ok());
+  const absl::Status status = file().WriteNoWait(8192, Bytes(4096, 4), /*fua=*/true);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  std::vector<uint8_t> back(4096, 0xee);
+  ASSERT_TRUE(file().Read(8192, absl::MakeSpan(back)).ok());
+  EXPECT_EQ(back, before);
+  // Nor does it write into a hole.
+  EXPECT_EQ(file().WriteNoWait(0, Bytes(512, 5), /*fua=*/true).code(),
+            absl::StatusCode::kUnavailable);
+  std::vector<uint8_t> hole(512, 0xee);
+  ASSERT_TRUE(file().Read(0, absl::MakeSpan(hole)).ok());
+  EXPECT_THAT(hole, Each(0));
+}
+
+TEST_F(SparseFileOnDiskNoWaitTest, ReadNoWaitReturnsTheExactBytesOrUnavailable) {
+  const std::vector<uint8_t> data = Bytes(16384, 6);
+  ASSERT_TRUE(file().Write(4096, data, /*fua=*/false).ok());
+  // Just written: normally in the page cache.
+  std::vector<uint8_t> warm(data.size(), 0xee);
+  const absl::Status warm_status = file().ReadNoWait(4096, absl::MakeSpan(warm));
+  if (warm_status.ok()) {
+    EXPECT_EQ(warm, data);
+  } else {
+    EXPECT_EQ(warm_status.code(), absl::StatusCode::kUnavailable) << warm_status;
+  }
+  // Evicted from the page cache: most likely would wait; never wrong bytes.
+  ASSERT_TRUE(file().Flush().ok());
+  const int fd = ::open(file().path().c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  ::close(fd);
+  std::vector<uint8_t> cold(data.size(), 0xee);
+  const absl::Status cold_status = file().ReadNoWait(4096, absl::MakeSpan(cold));
+  if (cold_status.ok()) {
+    EXPECT_EQ(cold, data);
+  } else {
+    EXPECT_EQ(cold_status.code(), absl::StatusCode::kUnavailable) << cold_status;
+  }
+  // Whatever it said, the blocking read still returns the data.
+  std::vector<uint8_t> back(data.size(), 0xee);
+  ASSERT_TRUE(file().Read(4096, absl::MakeSpan(back)).ok());
+  EXPECT_EQ(back, data);
+}
+
+TEST_F(SparseFileOnDiskNoWaitTest, WriteNoWaitStoresTheBytesOrIsUnavailable) {
+  const std::vector<uint8_t> data = Bytes(8192, 7);
+  const absl::Status status = file().WriteNoWait(65536, data, /*fua=*/false);
+  if (status.ok()) {
+    std::vector<uint8_t> back(data.size(), 0xee);
+    ASSERT_TRUE(file().Read(65536, absl::MakeSpan(back)).ok());
+    EXPECT_EQ(back, data);
+  } else {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  }
+}
+
+TEST_F(SparseFileOnDiskNoWaitTest, NoWaitCallsPastTheEndAreOutOfRange) {
+  // The first no-wait calls on this file, so no earlier refusal of RWF_NOWAIT can have
+  // turned them into "would wait".
+  std::vector<uint8_t> buffer(1024, 0xee);
+  EXPECT_EQ(file().ReadNoWait(kNoWaitSize - 512, absl::MakeSpan(buffer)).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(file().WriteNoWait(kNoWaitSize, buffer, /*fua=*/false).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(file().Size(), kNoWaitSize);
+  EXPECT_EQ(StatOf(file().path()).st_size, static_cast<off_t>(kNoWaitSize));
 }
 
 }  // namespace

@@ -176,7 +176,7 @@ Outcome RunSync(LogicalUnit& lun, std::shared_ptr<const ItNexus> nexus, Bytes cd
   absl::Notification done;
   lun.Submit(task, [&](ScsiTask&) { done.Notify(); });
   done.WaitForNotification();
-  return Outcome{task.status, task.sense, task.data_in};
+  return Outcome{task.status, task.sense, task.data_in.ToVector()};
 }
 
 TEST(CompareAndWriteAtomicityTest, ConcurrentWritesNeverTearACompareAndWrite) {
@@ -254,7 +254,7 @@ TEST(CompareAndWriteAtomicityTest, ConcurrentWritesNeverTearACompareAndWrite) {
     absl::Notification done;
     lun.Submit(task, [&](ScsiTask&) { done.Notify(); });
     done.WaitForNotification();
-    return Outcome{task.status, task.sense, task.data_in};
+    return Outcome{task.status, task.sense, task.data_in.ToVector()};
   }();
   ASSERT_EQ(final_read.data_in.size(), kBlocks * 512u);
   EXPECT_THAT(final_read.data_in, Each(final_read.data_in[0]));

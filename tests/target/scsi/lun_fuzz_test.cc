@@ -42,7 +42,7 @@ constexpr uint8_t kInterestingOpcodes[] = {
 // registrations, reservations and preemptions actually happen), MODE SELECT
 // headers and pages, UNMAP descriptors.
 template <typename Rng>
-void ShapeParameterList(const Bytes& cdb, Bytes& data, Rng& rng) {
+void ShapeParameterList(const Bytes& cdb, IoBuffer& data, Rng& rng) {
   auto small_key = [&] { return static_cast<uint64_t>(rng() % 3); };
   switch (cdb[0]) {
     case 0x5f: {

@@ -120,7 +120,7 @@ class LunHarness {
     done.WaitForNotification();
     lun_->Drain();
     EXPECT_EQ(calls, 1);
-    return Outcome{task.status, task.sense, task.data_in};
+    return Outcome{task.status, task.sense, task.data_in.ToVector()};
   }
 
   // Consumes the POWER ON/RESET unit attention of a fresh nexus.

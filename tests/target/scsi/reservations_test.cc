@@ -518,7 +518,7 @@ class PersistenceTest : public ::testing::Test {
     lun_->Submit(task, [&](ScsiTask&) { done.Notify(); });
     done.WaitForNotification();
     lun_->Drain();
-    return Outcome{task.status, task.sense, task.data_in};
+    return Outcome{task.status, task.sense, task.data_in.ToVector()};
   }
   Outcome Settled(uint64_t nexus_id, Bytes cdb, Bytes data = {}) {
     Outcome out = Run(nexus_id, cdb, data);
