@@ -35,7 +35,6 @@
 namespace iscsi_csi::target::testing {
 namespace {
 
-constexpr uint32_t kBlock = 512;
 // What the target declares as its MaxRecvDataSegmentLength: small, so that oversized data
 // segments are cheap to send.
 constexpr uint32_t kTargetMaxRecv = 16384;
@@ -74,24 +73,6 @@ std::map<std::string, std::string> Keys(const std::vector<uint8_t>& data) {
 }
 
 // --- SCSI commands -------------------------------------------------------------------------
-
-absl::StatusOr<ScsiResult> WriteBlocks(TestInitiator& initiator, uint32_t lba,
-                                       const std::vector<uint8_t>& data) {
-  CommandOptions write;
-  write.cdb = Write10(lba, static_cast<uint16_t>(data.size() / kBlock));
-  write.write = true;
-  write.expected_length = static_cast<uint32_t>(data.size());
-  write.data_out = data;
-  return initiator.Command(write);
-}
-
-absl::StatusOr<ScsiResult> ReadBlocks(TestInitiator& initiator, uint32_t lba, uint16_t blocks) {
-  CommandOptions read;
-  read.cdb = Read10(lba, blocks);
-  read.read = true;
-  read.expected_length = uint32_t{blocks} * kBlock;
-  return initiator.Command(read);
-}
 
 // WRITE SAME(16) (SBC-3 5.43): byte 1 carries UNMAP (bit 3) and NDOB (bit 0).
 std::vector<uint8_t> WriteSame16(uint8_t byte1, uint64_t lba, uint32_t blocks) {
@@ -162,6 +143,41 @@ void ExpectGood(const absl::StatusOr<ScsiResult>& result) {
                                << "/" << int{result->ascq()};
 }
 
+// ExpectStillServed: a TEST UNIT READY on `initiator` is answered GOOD, so its session goes on
+// with its CmdSN window in step.
+void ExpectStillServed(TestInitiator& initiator) {
+  CommandOptions tur;
+  tur.cdb = TestUnitReady();
+  ExpectGood(initiator.Command(tur));
+}
+
+// A write waiting for the data its first R2T solicits.
+struct SolicitedWrite {
+  uint32_t itt = 0;
+  TargetPdu r2t;
+  uint32_t ttt() const { return LoadBe32(r2t.bhs, 20); }
+};
+// StartSolicitedWrite starts `write`, which must wait for solicited data, and reads its R2T.
+void StartSolicitedWrite(TestInitiator& initiator, const CommandOptions& write,
+                         SolicitedWrite* out) {
+  absl::StatusOr<uint32_t> itt = initiator.StartCommand(write);
+  ASSERT_TRUE(itt.ok()) << itt.status();
+  out->itt = *itt;
+  absl::StatusOr<TargetPdu> r2t = initiator.ReadFor(*itt);
+  ASSERT_TRUE(r2t.ok()) << r2t.status();
+  ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
+  out->r2t = *std::move(r2t);
+}
+
+// ExpectTmfResponse: a task management request for LUN 0 is answered with `expected`.
+void ExpectTmfResponse(TestInitiator& initiator, TmfFunction function, uint32_t referenced_itt,
+                       uint32_t ref_cmd_sn, TmfResponse expected) {
+  absl::StatusOr<TaskMgmtResponse> response =
+      initiator.TaskManagement(function, 0, referenced_itt, ref_cmd_sn);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->response, expected);
+}
+
 // --- raw PDUs ------------------------------------------------------------------------------
 
 struct LoginPdu {
@@ -193,6 +209,12 @@ absl::StatusOr<TargetPdu> LoginExchange(TestInitiator& initiator, const LoginPdu
   return initiator.ReadPdu();
 }
 
+// ExpectClosedUnanswered: the target closes the connection without sending a PDU.
+void ExpectClosedUnanswered(TestInitiator& connection) {
+  absl::StatusOr<TargetPdu> answer = connection.ReadPdu();
+  EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable) << "got a PDU instead";
+}
+
 void ExpectLoginStatus(const absl::StatusOr<TargetPdu>& pdu, LoginStatus status) {
   ASSERT_TRUE(pdu.ok()) << pdu.status();
   ASSERT_EQ(pdu->opcode(), Opcode::kLoginResponse);
@@ -206,6 +228,22 @@ void ExpectReject(const absl::StatusOr<TargetPdu>& pdu, RejectReason reason, uin
   EXPECT_EQ(pdu->bhs[2], static_cast<uint8_t>(reason));
   ASSERT_EQ(pdu->data.size(), kBhsLength);  // §11.17: the rejected BHS comes back
   EXPECT_EQ(LoadBe32(pdu->data, 16), itt);
+}
+
+// Write10Pdu: the SCSI Command PDU of a SIMPLE WRITE(10) of `blocks` blocks at `lba` on LUN 0,
+// F=1, announcing `immediate_bytes` of immediate data; ITT, CmdSN and ExpStatSN are left to
+// the caller.
+ScsiCommand Write10Pdu(uint32_t lba, uint16_t blocks, uint32_t immediate_bytes) {
+  ScsiCommand write;
+  write.final_bit = true;
+  write.write_bit = true;
+  write.attr = static_cast<uint8_t>(TaskAttribute::kSimple);
+  write.lun = TestInitiator::LunField(0);
+  write.expected_data_transfer_length = uint32_t{blocks} * kBlock;
+  const std::vector<uint8_t> cdb = Write10(lba, blocks);
+  std::copy(cdb.begin(), cdb.end(), write.cdb.begin());
+  write.data_segment_length = immediate_bytes;
+  return write;
 }
 
 std::string IdentityText(const std::string& initiator_name) {
@@ -313,6 +351,20 @@ class HostileInitiatorTest : public TargetTest {
     ASSERT_TRUE(target_->SetChap(kTargetIqn, chap).ok());
   }
 
+  // BeginLogin connects and sends a first Login Request (security stage, no transit) with
+  // the identity of `initiator_name` and AuthMethod=`auth_method`; the target must answer it
+  // with success. `response` (if set) receives that answer.
+  void BeginLogin(const std::string& initiator_name, const std::string& auth_method,
+                  std::unique_ptr<TestInitiator>* connection, TargetPdu* response = nullptr) {
+    *connection = Connect();
+    ASSERT_NE(*connection, nullptr);
+    absl::StatusOr<TargetPdu> pdu = LoginExchange(
+        **connection, LoginPdu{},
+        IdentityText(initiator_name) + EncodeTextPairs({{"AuthMethod", auth_method}}));
+    ASSERT_NO_FATAL_FAILURE(ExpectLoginStatus(pdu, kLoginSuccess));
+    if (response != nullptr) *response = *std::move(pdu);
+  }
+
   struct ChapStart {
     std::unique_ptr<TestInitiator> connection;
     uint8_t identifier = 0;
@@ -321,14 +373,11 @@ class HostileInitiatorTest : public TargetTest {
   // StartChap runs the first two CHAP steps (AuthMethod=CHAP, CHAP_A=5) as `initiator_name`
   // (a fresh name per attempt keeps the CHAP throttle out of the picture).
   void StartChap(const std::string& initiator_name, ChapStart* out) {
-    out->connection = Connect();
-    ASSERT_NE(out->connection, nullptr);
+    TargetPdu first;
+    ASSERT_NO_FATAL_FAILURE(BeginLogin(initiator_name, "CHAP", &out->connection, &first));
+    ASSERT_EQ(Keys(first.data)["AuthMethod"], "CHAP");
     absl::StatusOr<TargetPdu> pdu =
-        LoginExchange(*out->connection, LoginPdu{},
-                      IdentityText(initiator_name) + EncodeTextPairs({{"AuthMethod", "CHAP"}}));
-    ASSERT_NO_FATAL_FAILURE(ExpectLoginStatus(pdu, kLoginSuccess));
-    ASSERT_EQ(Keys(pdu->data)["AuthMethod"], "CHAP");
-    pdu = LoginExchange(*out->connection, LoginPdu{}, EncodeTextPairs({{"CHAP_A", "5"}}));
+        LoginExchange(*out->connection, LoginPdu{}, EncodeTextPairs({{"CHAP_A", "5"}}));
     ASSERT_NO_FATAL_FAILURE(ExpectLoginStatus(pdu, kLoginSuccess));
     std::map<std::string, std::string> keys = Keys(pdu->data);
     ASSERT_EQ(keys["CHAP_A"], "5");
@@ -433,15 +482,12 @@ TEST_F(HostileInitiatorTest, MutualChapChallengeReflectingOursFailsWithAuthentic
 
 TEST_F(HostileInitiatorTest, ChapAlgorithmListWithoutASupportedAlgorithmFailsTheLogin) {
   ASSERT_NO_FATAL_FAILURE(RequireChap(/*mutual=*/false));
-  std::unique_ptr<TestInitiator> connection = Connect();
-  ASSERT_NE(connection, nullptr);
-  absl::StatusOr<TargetPdu> pdu =
-      LoginExchange(*connection, LoginPdu{},
-                    IdentityText(kAttackerName) + EncodeTextPairs({{"AuthMethod", "CHAP"}}));
-  ASSERT_NO_FATAL_FAILURE(ExpectLoginStatus(pdu, kLoginSuccess));
+  std::unique_ptr<TestInitiator> connection;
+  ASSERT_NO_FATAL_FAILURE(BeginLogin(kAttackerName, "CHAP", &connection));
   // §12.1.3: the target answers a list without an algorithm it supports with a Login reject
   // (Authentication Failure). 99 and 0x80 name no algorithm we know; "MD5" is not a number.
-  pdu = LoginExchange(*connection, LoginPdu{}, EncodeTextPairs({{"CHAP_A", "99,0x80,MD5"}}));
+  absl::StatusOr<TargetPdu> pdu =
+      LoginExchange(*connection, LoginPdu{}, EncodeTextPairs({{"CHAP_A", "99,0x80,MD5"}}));
   ExpectLoginRefused(*connection, pdu, kLoginAuthenticationFailure);
   if (pdu.ok()) {
     EXPECT_EQ(Keys(pdu->data)["CHAP_A"], "Reject");
@@ -450,42 +496,27 @@ TEST_F(HostileInitiatorTest, ChapAlgorithmListWithoutASupportedAlgorithmFailsThe
 
 TEST_F(HostileInitiatorTest, EmptyChapAlgorithmListFailsTheLogin) {
   ASSERT_NO_FATAL_FAILURE(RequireChap(/*mutual=*/false));
-  std::unique_ptr<TestInitiator> connection = Connect();
-  ASSERT_NE(connection, nullptr);
+  std::unique_ptr<TestInitiator> connection;
+  ASSERT_NO_FATAL_FAILURE(BeginLogin(kAttackerName, "CHAP", &connection));
   absl::StatusOr<TargetPdu> pdu =
-      LoginExchange(*connection, LoginPdu{},
-                    IdentityText(kAttackerName) + EncodeTextPairs({{"AuthMethod", "CHAP"}}));
-  ASSERT_NO_FATAL_FAILURE(ExpectLoginStatus(pdu, kLoginSuccess));
-  pdu = LoginExchange(*connection, LoginPdu{}, EncodeTextPairs({{"CHAP_A", ""}}));
+      LoginExchange(*connection, LoginPdu{}, EncodeTextPairs({{"CHAP_A", ""}}));
   ExpectLoginRefused(*connection, pdu, kLoginAuthenticationFailure);
 }
 
 // --- login framing and text ----------------------------------------------------------------
 
 TEST_F(HostileInitiatorTest, ScsiWriteDuringLoginClosesTheConnectionAndWritesNothing) {
-  std::unique_ptr<TestInitiator> connection = Connect();
-  ASSERT_NE(connection, nullptr);
-  absl::StatusOr<TargetPdu> pdu =
-      LoginExchange(*connection, LoginPdu{},
-                    IdentityText(kAttackerName) + EncodeTextPairs({{"AuthMethod", "None"}}));
-  ASSERT_NO_FATAL_FAILURE(ExpectLoginStatus(pdu, kLoginSuccess));
+  std::unique_ptr<TestInitiator> connection;
+  ASSERT_NO_FATAL_FAILURE(BeginLogin(kAttackerName, "None", &connection));
   // §6.3: only Login Requests belong to the login phase. A WRITE with immediate data over
   // the bystander's blocks ends the connection unanswered.
   const std::vector<uint8_t> data(4 * kBlock, 0xee);
-  ScsiCommand write;
-  write.final_bit = true;
-  write.write_bit = true;
-  write.attr = static_cast<uint8_t>(TaskAttribute::kSimple);
+  ScsiCommand write = Write10Pdu(kBystanderLba, 4, static_cast<uint32_t>(data.size()));
   write.itt = 0x77;
   write.cmd_sn = 1;
-  write.expected_data_transfer_length = static_cast<uint32_t>(data.size());
-  const std::vector<uint8_t> cdb = Write10(kBystanderLba, 4);
-  std::copy(cdb.begin(), cdb.end(), write.cdb.begin());
-  write.data_segment_length = static_cast<uint32_t>(data.size());
   // The target may close before it has read everything: the send result does not matter.
   connection->SendPdu(EncodeScsiCommand(write), data).IgnoreError();
-  absl::StatusOr<TargetPdu> answer = connection->ReadPdu();
-  EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable) << "got a PDU instead";
+  ExpectClosedUnanswered(*connection);
 }
 
 TEST_F(HostileInitiatorTest, KeyRepeatedInOneLoginRequestFailsWithInitiatorError) {
@@ -522,8 +553,7 @@ TEST_F(HostileInitiatorTest, LoginDataSegmentOverTheLoginLimitClosesTheConnectio
   }
   // The target may close before it has read everything: the send result does not matter.
   SendLogin(*connection, LoginPdu{.csg = 1, .nsg = 3, .transit = true}, text).IgnoreError();
-  absl::StatusOr<TargetPdu> answer = connection->ReadPdu();
-  EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable) << "got a PDU instead";
+  ExpectClosedUnanswered(*connection);
 }
 
 TEST_F(HostileInitiatorTest, LoginTextOverItsLimitAcrossContinuationsFailsWithInitiatorError) {
@@ -563,9 +593,7 @@ TEST_F(HostileInitiatorTest, KeyRepeatedInATextRequestIsRejected) {
                   .ok());
   ExpectReject(attacker->ReadFor(itt), RejectReason::kProtocolError, itt);
   // The attacker's own session goes on, its CmdSN window in step.
-  CommandOptions tur;
-  tur.cdb = TestUnitReady();
-  ExpectGood(attacker->Command(tur));
+  ExpectStillServed(*attacker);
 }
 
 TEST_F(HostileInitiatorTest, TextRequestLongerThanMaxRecvDataSegmentLengthIsRejected) {
@@ -577,9 +605,7 @@ TEST_F(HostileInitiatorTest, TextRequestLongerThanMaxRecvDataSegmentLengthIsReje
                        EncodeTextPairs({{"X-io.iscsi-csi.pad", std::string(kTargetMaxRecv, 'p')}}))
                   .ok());
   ExpectReject(attacker->ReadFor(itt), RejectReason::kProtocolError, itt);
-  CommandOptions tur;
-  tur.cdb = TestUnitReady();
-  ExpectGood(attacker->Command(tur));
+  ExpectStillServed(*attacker);
 }
 
 TEST_F(HostileInitiatorTest, TextRequestOverItsLimitAcrossContinuationsIsRejected) {
@@ -607,9 +633,7 @@ TEST_F(HostileInitiatorTest, TextRequestOverItsLimitAcrossContinuationsIsRejecte
   }
   EXPECT_TRUE(rejected);
   EXPECT_GT(sent, kMaxTextDataLength);
-  CommandOptions tur;
-  tur.cdb = TestUnitReady();
-  ExpectGood(attacker->Command(tur));
+  ExpectStillServed(*attacker);
 }
 
 // --- full feature phase: data segments and Data-Out ----------------------------------------
@@ -620,51 +644,33 @@ TEST_F(HostileInitiatorTest, ImmediateDataLongerThanMaxRecvDataSegmentLengthIsRe
   // A WRITE over the bystander's blocks whose immediate data passes our declared limit.
   const uint16_t blocks = kTargetMaxRecv / kBlock + 1;
   const std::vector<uint8_t> data(blocks * kBlock, 0xee);
-  ScsiCommand write;
-  write.final_bit = true;
-  write.write_bit = true;
-  write.attr = static_cast<uint8_t>(TaskAttribute::kSimple);
-  write.lun = TestInitiator::LunField(0);
+  ScsiCommand write = Write10Pdu(kBystanderLba, blocks, static_cast<uint32_t>(data.size()));
   write.itt = attacker->NextItt();
   write.cmd_sn = attacker->TakeCmdSn();
   write.exp_stat_sn = attacker->exp_stat_sn();
-  write.expected_data_transfer_length = static_cast<uint32_t>(data.size());
-  const std::vector<uint8_t> cdb = Write10(kBystanderLba, blocks);
-  std::copy(cdb.begin(), cdb.end(), write.cdb.begin());
-  write.data_segment_length = static_cast<uint32_t>(data.size());
   ASSERT_TRUE(attacker->SendPdu(EncodeScsiCommand(write), data).ok());
   ExpectReject(attacker->ReadFor(write.itt), RejectReason::kProtocolError, write.itt);
   // §11.17.1: a rejected command is discarded; no response follows, its CmdSN is used up.
   EXPECT_TRUE(attacker->ExpectSilence(absl::Milliseconds(300)));
-  CommandOptions tur;
-  tur.cdb = TestUnitReady();
-  ExpectGood(attacker->Command(tur));
+  ExpectStillServed(*attacker);
 }
 
 TEST_F(HostileInitiatorTest, DataOutLongerThanMaxRecvDataSegmentLengthIsRejected) {
   std::unique_ptr<TestInitiator> attacker = LoggedIn(SolicitedOnly());
   ASSERT_NE(attacker, nullptr);
-  CommandOptions write;
-  write.cdb = Write10(kBystanderLba, 64);
-  write.write = true;
-  write.expected_length = 64 * kBlock;
   const uint32_t cmd_sn = attacker->cmd_sn();
-  absl::StatusOr<uint32_t> itt = attacker->StartCommand(write);
-  ASSERT_TRUE(itt.ok()) << itt.status();
-  absl::StatusOr<TargetPdu> r2t = attacker->ReadFor(*itt);
-  ASSERT_TRUE(r2t.ok()) << r2t.status();
-  ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
-  ASSERT_EQ(LoadBe32(r2t->bhs, 44), 64 * kBlock);
+  SolicitedWrite started;
+  ASSERT_NO_FATAL_FAILURE(
+      StartSolicitedWrite(*attacker, WriteCommand(kBystanderLba, 64), &started));
+  ASSERT_EQ(LoadBe32(started.r2t.bhs, 44), 64 * kBlock);
   // The whole burst in one Data-Out: twice our MaxRecvDataSegmentLength.
-  ASSERT_TRUE(SendDataOut(*attacker, *itt, LoadBe32(r2t->bhs, 20), 0, 0,
+  ASSERT_TRUE(SendDataOut(*attacker, started.itt, started.ttt(), 0, 0,
                           std::vector<uint8_t>(64 * kBlock, 0xee), true)
                   .ok());
-  ExpectReject(attacker->ReadFor(*itt), RejectReason::kProtocolError, *itt);
+  ExpectReject(attacker->ReadFor(started.itt), RejectReason::kProtocolError, started.itt);
   // §11.17.1: a Reject does not end the task; the initiator still may abort it.
-  absl::StatusOr<TaskMgmtResponse> abort =
-      attacker->TaskManagement(TmfFunction::kAbortTask, 0, *itt, cmd_sn);
-  ASSERT_TRUE(abort.ok()) << abort.status();
-  EXPECT_EQ(abort->response, TmfResponse::kFunctionComplete);
+  ExpectTmfResponse(*attacker, TmfFunction::kAbortTask, started.itt, cmd_sn,
+                    TmfResponse::kFunctionComplete);
   EXPECT_TRUE(attacker->ExpectSilence(absl::Milliseconds(300)));
 }
 
@@ -674,21 +680,15 @@ TEST_F(HostileInitiatorTest, DataOutOutsideItsR2tFailsTheWriteWithDataOffsetErro
   // BufferOffset past the R2T, and one that wraps around 2^32 with the data length.
   for (uint32_t offset : {4096u, 0xffffff00u}) {
     SCOPED_TRACE(absl::StrCat("BufferOffset ", offset));
-    CommandOptions write;
-    write.cdb = Write10(kBystanderLba, 2);
-    write.write = true;
-    write.expected_length = 2 * kBlock;
-    absl::StatusOr<uint32_t> itt = attacker->StartCommand(write);
-    ASSERT_TRUE(itt.ok()) << itt.status();
-    absl::StatusOr<TargetPdu> r2t = attacker->ReadFor(*itt);
-    ASSERT_TRUE(r2t.ok()) << r2t.status();
-    ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
-    ASSERT_TRUE(SendDataOut(*attacker, *itt, LoadBe32(r2t->bhs, 20), 0, offset,
+    const CommandOptions write = WriteCommand(kBystanderLba, 2);
+    SolicitedWrite started;
+    ASSERT_NO_FATAL_FAILURE(StartSolicitedWrite(*attacker, write, &started));
+    ASSERT_TRUE(SendDataOut(*attacker, started.itt, started.ttt(), 0, offset,
                             std::vector<uint8_t>(2 * kBlock, 0xee), true)
                     .ok());
-    ExpectReject(attacker->ReadFor(*itt), RejectReason::kProtocolError, *itt);
+    ExpectReject(attacker->ReadFor(started.itt), RejectReason::kProtocolError, started.itt);
     // §11.17.1: the task ends in CHECK CONDITION: ABORTED COMMAND, DATA OFFSET ERROR.
-    ExpectCheckCondition(attacker->FinishCommand(*itt, write), kAbortedCommand, 0x4b, 0x05);
+    ExpectCheckCondition(attacker->FinishCommand(started.itt, write), kAbortedCommand, 0x4b, 0x05);
   }
 }
 
@@ -698,17 +698,11 @@ TEST_F(HostileInitiatorTest, UnsolicitedDataOutAtTheWrongOffsetFailsTheWrite) {
   options.immediate_data = false;
   std::unique_ptr<TestInitiator> attacker = LoggedIn(options);
   ASSERT_NE(attacker, nullptr);
-  ScsiCommand write;
+  ScsiCommand write = Write10Pdu(kBystanderLba, 4, 0);
   write.final_bit = false;  // unsolicited Data-Out follows
-  write.write_bit = true;
-  write.attr = static_cast<uint8_t>(TaskAttribute::kSimple);
-  write.lun = TestInitiator::LunField(0);
   write.itt = attacker->NextItt();
   write.cmd_sn = attacker->TakeCmdSn();
   write.exp_stat_sn = attacker->exp_stat_sn();
-  write.expected_data_transfer_length = 4 * kBlock;
-  const std::vector<uint8_t> cdb = Write10(kBystanderLba, 4);
-  std::copy(cdb.begin(), cdb.end(), write.cdb.begin());
   ASSERT_TRUE(attacker->SendPdu(EncodeScsiCommand(write)).ok());
   // The first unsolicited Data-Out must start at offset 0.
   ASSERT_TRUE(SendDataOut(*attacker, write.itt, kReservedTag, 0, kBlock,
@@ -727,31 +721,23 @@ TEST_F(HostileInitiatorTest, DataOutForATaskThatNeverExistedIsRejected) {
       SendDataOut(*attacker, itt, 0x1234, 0, 0, std::vector<uint8_t>(kBlock, 0xee), true).ok());
   // §11.17.1: an ITT naming no task is an invalid PDU field.
   ExpectReject(attacker->ReadFor(itt), RejectReason::kInvalidPduField, itt);
-  CommandOptions tur;
-  tur.cdb = TestUnitReady();
-  ExpectGood(attacker->Command(tur));
+  ExpectStillServed(*attacker);
 }
 
 TEST_F(HostileInitiatorTest, DataOutWithAnUnknownTargetTransferTagFailsTheWrite) {
   std::unique_ptr<TestInitiator> attacker = LoggedIn(SolicitedOnly());
   ASSERT_NE(attacker, nullptr);
-  CommandOptions write;
-  write.cdb = Write10(kBystanderLba, 2);
-  write.write = true;
-  write.expected_length = 2 * kBlock;
-  write.data_out = std::vector<uint8_t>(2 * kBlock, 0xee);
-  absl::StatusOr<uint32_t> itt = attacker->StartCommand(write);
-  ASSERT_TRUE(itt.ok()) << itt.status();
-  absl::StatusOr<TargetPdu> r2t = attacker->ReadFor(*itt);
-  ASSERT_TRUE(r2t.ok()) << r2t.status();
-  ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
-  const uint32_t ttt = LoadBe32(r2t->bhs, 20);
-  ASSERT_TRUE(SendDataOut(*attacker, *itt, ttt + 77, 0, 0, write.data_out, true).ok());
-  ExpectReject(attacker->ReadFor(*itt), RejectReason::kProtocolError, *itt);
+  const CommandOptions write =
+      WriteCommand(kBystanderLba, 2, std::vector<uint8_t>(2 * kBlock, 0xee));
+  SolicitedWrite started;
+  ASSERT_NO_FATAL_FAILURE(StartSolicitedWrite(*attacker, write, &started));
+  ASSERT_TRUE(
+      SendDataOut(*attacker, started.itt, started.ttt() + 77, 0, 0, write.data_out, true).ok());
+  ExpectReject(attacker->ReadFor(started.itt), RejectReason::kProtocolError, started.itt);
   // The outstanding R2T is still answered; then the task ends in CHECK CONDITION: ABORTED
   // COMMAND, INVALID TARGET PORT TRANSFER TAG RECEIVED, and nothing was written.
-  ASSERT_TRUE(attacker->AnswerR2t(*r2t, write).ok());
-  ExpectCheckCondition(attacker->FinishCommand(*itt, write), kAbortedCommand, 0x4b, 0x01);
+  ASSERT_TRUE(attacker->AnswerR2t(started.r2t, write).ok());
+  ExpectCheckCondition(attacker->FinishCommand(started.itt, write), kAbortedCommand, 0x4b, 0x01);
 }
 
 // --- CmdSN window --------------------------------------------------------------------------
@@ -762,11 +748,8 @@ TEST_F(HostileInitiatorTest, WritesOutsideTheCmdSnWindowAreIgnoredWithTheirData)
   const uint32_t good = attacker->cmd_sn();
   const uint32_t max = attacker->max_cmd_sn();
   // 32 KiB: 16 KiB of immediate data and 16 KiB of unsolicited Data-Out per write.
-  CommandOptions write;
-  write.cdb = Write10(kBystanderLba, 64);
-  write.write = true;
-  write.expected_length = 64 * kBlock;
-  write.data_out = std::vector<uint8_t>(64 * kBlock, 0xee);
+  const CommandOptions write =
+      WriteCommand(kBystanderLba, 64, std::vector<uint8_t>(64 * kBlock, 0xee));
   // §4.2.2.1: past MaxCmdSN, before ExpCmdSN, and half the serial space away.
   for (uint32_t cmd_sn : {max + 1, good - 1, good + 0x80000001u, good + 0x7fffffffu}) {
     attacker->set_cmd_sn(cmd_sn);
@@ -774,9 +757,7 @@ TEST_F(HostileInitiatorTest, WritesOutsideTheCmdSnWindowAreIgnoredWithTheirData)
   }
   EXPECT_TRUE(attacker->ExpectSilence(absl::Milliseconds(500)));
   attacker->set_cmd_sn(good);
-  CommandOptions tur;
-  tur.cdb = TestUnitReady();
-  ExpectGood(attacker->Command(tur));
+  ExpectStillServed(*attacker);
   EXPECT_EQ(attacker->exp_cmd_sn(), good + 1);
 }
 
@@ -789,11 +770,8 @@ TEST_F(HostileInitiatorTest, ImmediateCommandsPastAFullTaskQueueAreRejected) {
   constexpr int kExtra = 16;
   std::vector<uint32_t> itts;
   for (uint32_t i = 0; i < kQueueDepth + kExtra; ++i) {
-    CommandOptions write;
-    write.cdb = Write10(kBystanderLba, 1);
-    write.write = true;
+    CommandOptions write = WriteCommand(kBystanderLba, 1);
     write.immediate = true;
-    write.expected_length = kBlock;
     absl::StatusOr<uint32_t> itt = attacker->StartCommand(write);
     ASSERT_TRUE(itt.ok()) << itt.status();
     itts.push_back(*itt);
@@ -815,10 +793,8 @@ TEST_F(HostileInitiatorTest, ImmediateCommandsPastAFullTaskQueueAreRejected) {
   EXPECT_EQ(r2ts, static_cast<int>(kQueueDepth));
   EXPECT_EQ(rejected, std::vector<uint32_t>(itts.end() - kExtra, itts.end()));
   // Once the queue is empty again, immediate commands are welcome.
-  absl::StatusOr<TaskMgmtResponse> abort =
-      attacker->TaskManagement(TmfFunction::kAbortTaskSet, 0, kReservedTag, attacker->cmd_sn());
-  ASSERT_TRUE(abort.ok()) << abort.status();
-  EXPECT_EQ(abort->response, TmfResponse::kFunctionComplete);
+  ExpectTmfResponse(*attacker, TmfFunction::kAbortTaskSet, kReservedTag, attacker->cmd_sn(),
+                    TmfResponse::kFunctionComplete);
   CommandOptions tur;
   tur.cdb = TestUnitReady();
   tur.immediate = true;
@@ -830,35 +806,20 @@ TEST_F(HostileInitiatorTest, CommandReusingTheTagOfATaskInProgressIsRejected) {
   ASSERT_NE(attacker, nullptr);
   // A write to scratch space waits for its solicited data (past FirstBurstLength) ...
   constexpr uint16_t kBlocks = 192;
-  CommandOptions first;
-  first.cdb = Write10(kScratchLba, kBlocks);
-  first.write = true;
-  first.expected_length = kBlocks * kBlock;
-  first.data_out = Pattern(kBlocks * kBlock, 0x21);
-  absl::StatusOr<uint32_t> itt = attacker->StartCommand(first);
-  ASSERT_TRUE(itt.ok()) << itt.status();
-  absl::StatusOr<TargetPdu> r2t = attacker->ReadFor(*itt);
-  ASSERT_TRUE(r2t.ok()) << r2t.status();
-  ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
+  const CommandOptions first = WriteCommand(kScratchLba, kBlocks, Pattern(kBlocks * kBlock, 0x21));
+  SolicitedWrite started;
+  ASSERT_NO_FATAL_FAILURE(StartSolicitedWrite(*attacker, first, &started));
   // ... when a second write with the same ITT and immediate data targets the bystander.
   const std::vector<uint8_t> data(4 * kBlock, 0xee);
-  ScsiCommand second;
-  second.final_bit = true;
-  second.write_bit = true;
-  second.attr = static_cast<uint8_t>(TaskAttribute::kSimple);
-  second.lun = TestInitiator::LunField(0);
-  second.itt = *itt;
+  ScsiCommand second = Write10Pdu(kBystanderLba, 4, static_cast<uint32_t>(data.size()));
+  second.itt = started.itt;
   second.cmd_sn = attacker->TakeCmdSn();
   second.exp_stat_sn = attacker->exp_stat_sn();
-  second.expected_data_transfer_length = static_cast<uint32_t>(data.size());
-  const std::vector<uint8_t> cdb = Write10(kBystanderLba, 4);
-  std::copy(cdb.begin(), cdb.end(), second.cdb.begin());
-  second.data_segment_length = static_cast<uint32_t>(data.size());
   ASSERT_TRUE(attacker->SendPdu(EncodeScsiCommand(second), data).ok());
   // §11.17.1: Task in progress; the first write then completes as if nothing happened.
-  ExpectReject(attacker->ReadFor(*itt), RejectReason::kTaskInProgress, *itt);
-  ASSERT_TRUE(attacker->AnswerR2t(*r2t, first).ok());
-  ExpectGood(attacker->FinishCommand(*itt, first));
+  ExpectReject(attacker->ReadFor(started.itt), RejectReason::kTaskInProgress, started.itt);
+  ASSERT_TRUE(attacker->AnswerR2t(started.r2t, first).ok());
+  ExpectGood(attacker->FinishCommand(started.itt, first));
   ExpectData(ReadBlocks(*attacker, kScratchLba, kBlocks), first.data_out, "first write");
 }
 
@@ -868,11 +829,7 @@ TEST_F(HostileInitiatorTest, ReaderThatNeverReadsStallsOnlyItsOwnConnection) {
   // 48 MiB of reads, none of it read back: the target's output for this connection backs up
   // (and it stops reading from it) while everyone else is served.
   for (int i = 0; i < 48; ++i) {
-    CommandOptions read;
-    read.cdb = Read10(0, 2048);
-    read.read = true;
-    read.expected_length = 2048 * kBlock;
-    ASSERT_TRUE(attacker->StartCommand(read).ok());
+    ASSERT_TRUE(attacker->StartCommand(ReadCommand(0, 2048)).ok());
   }
   absl::SleepFor(absl::Milliseconds(200));
   const absl::Time start = absl::Now();
@@ -1011,45 +968,28 @@ TEST_F(HostileInitiatorTest, CompareAndWriteWithTheWrongDataLengthIsRefused) {
 TEST_F(HostileInitiatorTest, AbortTaskOfAWriteInFlightKeepsItsDataOffTheMedium) {
   std::unique_ptr<TestInitiator> attacker = LoggedIn(SolicitedOnly());
   ASSERT_NE(attacker, nullptr);
-  CommandOptions write;
-  write.cdb = Write10(kBystanderLba, kBystanderBlocks);
-  write.write = true;
-  write.expected_length = kBystanderBlocks * kBlock;
-  write.data_out = std::vector<uint8_t>(kBystanderBlocks * kBlock, 0xee);
+  const CommandOptions write = WriteCommand(kBystanderLba, kBystanderBlocks,
+                                            std::vector<uint8_t>(kBystanderBlocks * kBlock, 0xee));
   const uint32_t cmd_sn = attacker->cmd_sn();
-  absl::StatusOr<uint32_t> itt = attacker->StartCommand(write);
-  ASSERT_TRUE(itt.ok());
-  absl::StatusOr<TargetPdu> r2t = attacker->ReadFor(*itt);
-  ASSERT_TRUE(r2t.ok()) << r2t.status();
-  ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
-  absl::StatusOr<TaskMgmtResponse> abort =
-      attacker->TaskManagement(TmfFunction::kAbortTask, 0, *itt, cmd_sn);
-  ASSERT_TRUE(abort.ok()) << abort.status();
-  EXPECT_EQ(abort->response, TmfResponse::kFunctionComplete);
+  SolicitedWrite started;
+  ASSERT_NO_FATAL_FAILURE(StartSolicitedWrite(*attacker, write, &started));
+  ExpectTmfResponse(*attacker, TmfFunction::kAbortTask, started.itt, cmd_sn,
+                    TmfResponse::kFunctionComplete);
   // The data arrives anyway: dropped quietly, no response for the aborted task.
-  ASSERT_TRUE(attacker->AnswerR2t(*r2t, write).ok());
+  ASSERT_TRUE(attacker->AnswerR2t(started.r2t, write).ok());
   EXPECT_TRUE(attacker->ExpectSilence(absl::Milliseconds(300)));
   // Aborting it again: the task is gone and its CmdSN is behind the window.
-  abort = attacker->TaskManagement(TmfFunction::kAbortTask, 0, *itt, cmd_sn);
-  ASSERT_TRUE(abort.ok()) << abort.status();
-  EXPECT_EQ(abort->response, TmfResponse::kTaskDoesNotExist);
+  ExpectTmfResponse(*attacker, TmfFunction::kAbortTask, started.itt, cmd_sn,
+                    TmfResponse::kTaskDoesNotExist);
 }
 
 TEST_F(HostileInitiatorTest, LogicalUnitResetWithTasksInFlightAbortsThemAndTellsEveryNexus) {
   std::unique_ptr<TestInitiator> attacker = LoggedIn(SolicitedOnly());
   ASSERT_NE(attacker, nullptr);
   // A write over the bystander's blocks waiting for data, and reads queued behind it.
-  CommandOptions write;
-  write.cdb = Write10(kBystanderLba, kBystanderBlocks);
-  write.write = true;
-  write.expected_length = kBystanderBlocks * kBlock;
-  ASSERT_TRUE(attacker->StartCommand(write).ok());
+  ASSERT_TRUE(attacker->StartCommand(WriteCommand(kBystanderLba, kBystanderBlocks)).ok());
   for (int i = 0; i < 16; ++i) {
-    CommandOptions read;
-    read.cdb = Read10(0, 1024);
-    read.read = true;
-    read.expected_length = 1024 * kBlock;
-    ASSERT_TRUE(attacker->StartCommand(read).ok());
+    ASSERT_TRUE(attacker->StartCommand(ReadCommand(0, 1024)).ok());
   }
   TaskMgmtRequest reset;
   reset.immediate_bit = true;
@@ -1082,30 +1022,20 @@ TEST_F(HostileInitiatorTest, LogicalUnitResetWithTasksInFlightAbortsThemAndTells
 
 TEST_F(HostileInitiatorTest, TaskManagementNamingAnotherSessionsTaskLeavesItAlone) {
   // The bystander's write waits for its R2T-solicited data ...
-  CommandOptions write;
   constexpr uint16_t kBlocks = 192;  // past FirstBurstLength: the rest is solicited
-  write.cdb = Write10(kScratchLba, kBlocks);
-  write.write = true;
-  write.expected_length = kBlocks * kBlock;
-  write.data_out = Pattern(kBlocks * kBlock, 0x66);
-  absl::StatusOr<uint32_t> itt = bystander_->StartCommand(write);
-  ASSERT_TRUE(itt.ok());
-  absl::StatusOr<TargetPdu> r2t = bystander_->ReadFor(*itt);
-  ASSERT_TRUE(r2t.ok()) << r2t.status();
-  ASSERT_EQ(r2t->opcode(), Opcode::kR2t);
+  const CommandOptions write = WriteCommand(kScratchLba, kBlocks, Pattern(kBlocks * kBlock, 0x66));
+  SolicitedWrite started;
+  ASSERT_NO_FATAL_FAILURE(StartSolicitedWrite(*bystander_, write, &started));
   // ... while the attacker names that ITT (ITTs are per session) and aborts its own task set.
   std::unique_ptr<TestInitiator> attacker = LoggedIn(AttackerOptions());
   ASSERT_NE(attacker, nullptr);
-  absl::StatusOr<TaskMgmtResponse> abort =
-      attacker->TaskManagement(TmfFunction::kAbortTask, 0, *itt, attacker->cmd_sn() - 1);
-  ASSERT_TRUE(abort.ok()) << abort.status();
-  EXPECT_EQ(abort->response, TmfResponse::kTaskDoesNotExist);
-  abort = attacker->TaskManagement(TmfFunction::kAbortTaskSet, 0, kReservedTag, attacker->cmd_sn());
-  ASSERT_TRUE(abort.ok()) << abort.status();
-  EXPECT_EQ(abort->response, TmfResponse::kFunctionComplete);
+  ExpectTmfResponse(*attacker, TmfFunction::kAbortTask, started.itt, attacker->cmd_sn() - 1,
+                    TmfResponse::kTaskDoesNotExist);
+  ExpectTmfResponse(*attacker, TmfFunction::kAbortTaskSet, kReservedTag, attacker->cmd_sn(),
+                    TmfResponse::kFunctionComplete);
   // The bystander's write completes and reads back.
-  ASSERT_TRUE(bystander_->AnswerR2t(*r2t, write).ok());
-  ExpectGood(bystander_->FinishCommand(*itt, write));
+  ASSERT_TRUE(bystander_->AnswerR2t(started.r2t, write).ok());
+  ExpectGood(bystander_->FinishCommand(started.itt, write));
   ExpectData(ReadBlocks(*bystander_, kScratchLba, kBlocks), write.data_out, "read-back differs");
 }
 
@@ -1329,11 +1259,7 @@ TEST_F(HostileInitiatorTest, LoginsDroppedMidwayAndReinstatedLeaveNoSessionsOrDe
         }
         ++logged_in;
         if (i % 3 == 2) {
-          CommandOptions write;
-          write.cdb = Write10(kScratchLba, 256);
-          write.write = true;
-          write.expected_length = 256 * kBlock;
-          (*initiator)->StartCommand(write).IgnoreError();
+          (*initiator)->StartCommand(WriteCommand(kScratchLba, 256)).IgnoreError();
         }
       }
     });

@@ -11,35 +11,16 @@
 namespace iscsi_csi::target::testing {
 namespace {
 
-constexpr uint32_t kBlock = 512;
-
-absl::StatusOr<ScsiResult> Write(TestInitiator& initiator, uint32_t lba,
-                                 const std::vector<uint8_t>& data) {
-  CommandOptions write;
-  write.cdb = Write10(lba, static_cast<uint16_t>(data.size() / kBlock));
-  write.write = true;
-  write.expected_length = static_cast<uint32_t>(data.size());
-  write.data_out = data;
-  return initiator.Command(write);
-}
-
-absl::StatusOr<ScsiResult> Read(TestInitiator& initiator, uint32_t lba, uint32_t bytes) {
-  CommandOptions read;
-  read.cdb = Read10(lba, static_cast<uint16_t>(bytes / kBlock));
-  read.read = true;
-  read.expected_length = bytes;
-  return initiator.Command(read);
-}
-
 void ExpectWriteThenReadBack(TestInitiator& initiator, uint32_t lba, size_t bytes, uint8_t seed,
                              int min_r2ts) {
   const std::vector<uint8_t> data = Pattern(bytes, seed);
-  absl::StatusOr<ScsiResult> written = Write(initiator, lba, data);
+  absl::StatusOr<ScsiResult> written = WriteBlocks(initiator, lba, data);
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(written->status, 0);
   EXPECT_FALSE(written->overflow || written->underflow);
   EXPECT_GE(written->r2ts, min_r2ts);
-  absl::StatusOr<ScsiResult> read = Read(initiator, lba, static_cast<uint32_t>(bytes));
+  absl::StatusOr<ScsiResult> read =
+      ReadBlocks(initiator, lba, static_cast<uint16_t>(bytes / kBlock));
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->status, 0);
   EXPECT_TRUE(read->collapsed_status);
@@ -80,8 +61,8 @@ TEST_F(TargetTest, ReadLongerThanTheInitiatorsSegmentLimitArrivesInManyDataInPdu
   options.max_recv_data_segment_length = 4096;
   std::unique_ptr<TestInitiator> initiator = LoggedIn(options);
   ASSERT_NE(initiator, nullptr);
-  ASSERT_TRUE(Write(*initiator, 0, Pattern(64 * 1024, 9)).ok());
-  absl::StatusOr<ScsiResult> read = Read(*initiator, 0, 64 * 1024);
+  ASSERT_TRUE(WriteBlocks(*initiator, 0, Pattern(64 * 1024, 9)).ok());
+  absl::StatusOr<ScsiResult> read = ReadBlocks(*initiator, 0, 64 * 1024 / kBlock);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->data_in_pdus, 16);
   EXPECT_TRUE(read->data == Pattern(64 * 1024, 9));
@@ -120,7 +101,7 @@ TEST_F(TargetTest, ReadWithSmallerExpectedLengthReportsOverflow) {
 TEST_F(TargetTest, WriteWithSmallerExpectedLengthReportsOverflowAndWritesOnlyThatMuch) {
   std::unique_ptr<TestInitiator> initiator = LoggedIn();
   ASSERT_NE(initiator, nullptr);
-  ASSERT_TRUE(Write(*initiator, 50, std::vector<uint8_t>(2 * kBlock, 'a')).ok());
+  ASSERT_TRUE(WriteBlocks(*initiator, 50, std::vector<uint8_t>(2 * kBlock, 'a')).ok());
   CommandOptions write;
   write.cdb = Write10(50, 2);
   write.write = true;
@@ -131,7 +112,7 @@ TEST_F(TargetTest, WriteWithSmallerExpectedLengthReportsOverflowAndWritesOnlyTha
   EXPECT_EQ(result->status, 0);
   EXPECT_TRUE(result->overflow);
   EXPECT_EQ(result->residual, kBlock);
-  absl::StatusOr<ScsiResult> read = Read(*initiator, 50, 2 * kBlock);
+  absl::StatusOr<ScsiResult> read = ReadBlocks(*initiator, 50, 2);
   ASSERT_TRUE(read.ok());
   std::vector<uint8_t> expected(kBlock, 'b');
   expected.resize(2 * kBlock, 'a');
@@ -266,7 +247,7 @@ TEST_F(TargetTest, AbortTaskOfAWriteWaitingForDataEndsItWithoutAResponse) {
   late.ttt = LoadBe32(r2t->bhs, 20);
   late.data_segment_length = 8 * kBlock;
   ASSERT_TRUE(initiator->SendPdu(EncodeDataOut(late), write.data_out).ok());
-  absl::StatusOr<ScsiResult> read = Read(*initiator, 300, 8 * kBlock);
+  absl::StatusOr<ScsiResult> read = ReadBlocks(*initiator, 300, 8);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_TRUE(read->data == std::vector<uint8_t>(8 * kBlock, 0));
 }
@@ -386,7 +367,7 @@ TEST_F(TargetTest, WritesBeyondTheBufferBudgetWaitForTheirR2ts) {
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->status, 0);
   EXPECT_EQ(third->r2ts, 1);
-  absl::StatusOr<ScsiResult> read = Read(*initiator, 5000, 3 * 128 * kBlock);
+  absl::StatusOr<ScsiResult> read = ReadBlocks(*initiator, 5000, 3 * 128);
   ASSERT_TRUE(read.ok());
   std::vector<uint8_t> expected;
   for (const CommandOptions& write : writes) {

@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "target/target.h"
@@ -60,6 +63,41 @@ inline std::vector<uint8_t> Pattern(size_t length, uint8_t seed) {
   std::vector<uint8_t> data(length);
   for (size_t i = 0; i < length; ++i) data[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 9));
   return data;
+}
+
+// The logical block size of the fixture's LUNs.
+inline constexpr uint32_t kBlock = 512;
+
+// WriteCommand: WRITE(10) of `blocks` blocks at `lba` on LUN 0, expecting blocks * kBlock
+// bytes of which `data_out` is what TestInitiator sends (empty: the test sends it, or not).
+inline CommandOptions WriteCommand(uint32_t lba, uint16_t blocks,
+                                   std::vector<uint8_t> data_out = {}) {
+  CommandOptions write;
+  write.cdb = Write10(lba, blocks);
+  write.write = true;
+  write.expected_length = uint32_t{blocks} * kBlock;
+  write.data_out = std::move(data_out);
+  return write;
+}
+// ReadCommand: READ(10) of `blocks` blocks at `lba` on LUN 0.
+inline CommandOptions ReadCommand(uint32_t lba, uint16_t blocks) {
+  CommandOptions read;
+  read.cdb = Read10(lba, blocks);
+  read.read = true;
+  read.expected_length = uint32_t{blocks} * kBlock;
+  return read;
+}
+
+// WriteBlocks writes `data` (whole blocks) at `lba` and waits for the status; the caller
+// checks it.
+inline absl::StatusOr<ScsiResult> WriteBlocks(TestInitiator& initiator, uint32_t lba,
+                                              const std::vector<uint8_t>& data) {
+  return initiator.Command(WriteCommand(lba, static_cast<uint16_t>(data.size() / kBlock), data));
+}
+// ReadBlocks reads `blocks` blocks at `lba` and waits for the data and status.
+inline absl::StatusOr<ScsiResult> ReadBlocks(TestInitiator& initiator, uint32_t lba,
+                                             uint16_t blocks) {
+  return initiator.Command(ReadCommand(lba, blocks));
 }
 
 class TargetTest : public ::testing::Test {

@@ -65,6 +65,21 @@ class ReservationsTest : public ::testing::Test {
     EXPECT_EQ(testing::SenseKeyOf(out.sense), 0x06);
     return {testing::AscOf(out.sense), testing::AscqOf(out.sense)};
   }
+  struct ParkedRead {
+    ScsiTask task;
+    absl::Notification done;
+  };
+  // ParkReadBehindHeldIo holds the store's I/O and submits a one-block READ(10) of `nexus`
+  // into `parked`, returning once that READ waits for its I/O. `parked` must outlive the task.
+  void ParkReadBehindHeldIo(uint64_t nexus, ParkedRead* parked) {
+    harness_.store().HoldIo();
+    parked->task.nexus = harness_.Nexus(nexus);
+    const Bytes read = testing::Read10(0, 1);
+    ASSERT_TRUE(parked->task.SetCdb(read));
+    parked->task.expected_transfer_length = 512;
+    harness_.lun().Submit(parked->task, [parked](ScsiTask&) { parked->done.Notify(); });
+    harness_.store().WaitForHeld(1);
+  }
   LunHarness harness_;
 };
 
@@ -332,20 +347,13 @@ TEST_F(ReservationsTest, PreemptAndAbortAbortsThePreemptedNexusTasks) {
   MustPrOut(kA, kRegister, 0, kKeyA);
   MustPrOut(kB, kRegister, 0, kKeyB);
   MustPrOut(kB, kReserve, kKeyB, 0, kWe);
-  // Park a READ of nexus B behind held I/O.
-  harness_.store().HoldIo();
-  ScsiTask victim;
-  victim.nexus = harness_.Nexus(kB);
-  const Bytes read = testing::Read10(0, 1);
-  ASSERT_TRUE(victim.SetCdb(read));
-  victim.expected_transfer_length = 512;
-  absl::Notification victim_done;
-  harness_.lun().Submit(victim, [&](ScsiTask&) { victim_done.Notify(); });
-  harness_.store().WaitForHeld(1);
+  ParkedRead victim;
+  ASSERT_NO_FATAL_FAILURE(ParkReadBehindHeldIo(kB, &victim));
   // Queue one more B task that cannot start yet (ORDERED behind the READ).
   ScsiTask queued;
   queued.nexus = harness_.Nexus(kB);
   queued.attribute = TaskAttribute::kOrdered;
+  const Bytes read = testing::Read10(0, 1);
   ASSERT_TRUE(queued.SetCdb(read));
   queued.expected_transfer_length = 512;
   absl::Notification queued_done;
@@ -366,7 +374,7 @@ TEST_F(ReservationsTest, PreemptAndAbortAbortsThePreemptedNexusTasks) {
   EXPECT_EQ(queued.status, ScsiStatus::kTaskAborted);
   EXPECT_FALSE(preempt_done.HasBeenNotified());
   harness_.store().ReleaseIo();
-  victim_done.WaitForNotification();
+  victim.done.WaitForNotification();
   preempt_done.WaitForNotification();
   harness_.lun().Drain();
   EXPECT_EQ(preempt.status, ScsiStatus::kGood);
@@ -381,15 +389,8 @@ TEST_F(ReservationsTest, PreemptAndAbortDoesNotWaitForTasksThatArriveWhileItWait
   MustPrOut(kA, kRegister, 0, kKeyA);
   MustPrOut(kB, kRegister, 0, kKeyB);
   MustPrOut(kB, kReserve, kKeyB, 0, kWe);
-  harness_.store().HoldIo();
-  ScsiTask victim;
-  victim.nexus = harness_.Nexus(kB);
-  const Bytes read = testing::Read10(0, 1);
-  ASSERT_TRUE(victim.SetCdb(read));
-  victim.expected_transfer_length = 512;
-  absl::Notification victim_done;
-  harness_.lun().Submit(victim, [&](ScsiTask&) { victim_done.Notify(); });
-  harness_.store().WaitForHeld(1);
+  ParkedRead victim;
+  ASSERT_NO_FATAL_FAILURE(ParkReadBehindHeldIo(kB, &victim));
 
   ScsiTask preempt;
   preempt.nexus = harness_.Nexus(kA);
@@ -400,7 +401,7 @@ TEST_F(ReservationsTest, PreemptAndAbortDoesNotWaitForTasksThatArriveWhileItWait
   absl::Notification preempt_done;
   harness_.lun().Submit(preempt, [&](ScsiTask&) { preempt_done.Notify(); });
   // The PREEMPT AND ABORT is waiting once it has flagged the victim.
-  while (!victim.abort_requested()) absl::SleepFor(absl::Milliseconds(1));
+  while (!victim.task.abort_requested()) absl::SleepFor(absl::Milliseconds(1));
 
   // An ORDERED INQUIRY (it runs despite the unit attention the preemption left for B).
   ScsiTask late;
@@ -413,7 +414,7 @@ TEST_F(ReservationsTest, PreemptAndAbortDoesNotWaitForTasksThatArriveWhileItWait
   harness_.lun().Submit(late, [&](ScsiTask&) { late_done.Notify(); });
 
   harness_.store().ReleaseIo();
-  victim_done.WaitForNotification();
+  victim.done.WaitForNotification();
   ASSERT_TRUE(preempt_done.WaitForNotificationWithTimeout(absl::Seconds(20)))
       << "PREEMPT AND ABORT waits for a task that arrived after it";
   EXPECT_EQ(preempt.status, ScsiStatus::kGood);
