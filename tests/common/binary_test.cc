@@ -19,6 +19,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/loopback.h"
 #include "tests/testutil/process.h"
 
 namespace iscsi_csi {
@@ -26,6 +27,7 @@ namespace {
 
 using ::iscsi_csi::testing::BinaryPath;
 using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::FreeLoopbackPort;
 using ::iscsi_csi::testing::ProcessResult;
 using ::iscsi_csi::testing::RunProcess;
 using ::testing::HasSubstr;
@@ -207,18 +209,6 @@ TEST(BinaryTest, RestartOnSocketLeftByKilledProcessWorks) {
       Scratch("crash2.log"));
   EXPECT_TRUE(WaitReady(socket, absl::Seconds(20))) << second.Stderr();
   EXPECT_THAT(second.Stderr(), HasSubstr("removed stale socket"));
-}
-
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 std::string HttpGet(int port, const std::string& path) {

@@ -15,7 +15,6 @@
 #include <iostream>
 #include <memory>
 #include <random>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,16 +22,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/controller/iscsi_client.h"
-#include "tests/testutil/process.h"
+#include "tests/testutil/iscsi_session.h"
+#include "tests/testutil/target_process.h"
 
 namespace iscsi_csi {
 namespace {
 
-using ::iscsi_csi::controller::testing::IscsiClient;
-using ::iscsi_csi::controller::testing::IscsiLogin;
-using ::iscsi_csi::testing::BinaryPath;
-using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::IscsiSession;
+using ::iscsi_csi::testing::SessionOptions;
+using ::iscsi_csi::testing::TargetProcess;
 
 constexpr char kTarget[] = "iqn.2026-11.io.iscsi-csi.test:crash";
 constexpr int kSessions = 4;
@@ -41,37 +40,13 @@ constexpr uint32_t kBlock = 512;
 constexpr uint32_t kUnitBytes = 4096;  // one write = 8 blocks
 constexpr int kRounds = 3;
 
-// A running `iscsi-csi target` serving kTarget from `image`.
-class TargetProcess {
- public:
-  TargetProcess(const std::string& dir, const std::string& image, int round) {
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath(), "target", "--portal=127.0.0.1:0",
-                                 absl::StrCat("--export=", kTarget, "=", image, ":16M")},
-        absl::StrCat(dir, "/target-", round, ".log"));
-    std::regex listening("iSCSI target listening on (127\\.0\\.0\\.1:[0-9]+)");
-    for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;) {
-      std::smatch m;
-      std::string log = process_->Stderr();
-      if (std::regex_search(log, m, listening)) {
-        portal_ = m[1];
-        return;
-      }
-      if (process_->Wait(absl::ZeroDuration()).has_value()) return;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-  }
-  const std::string& portal() const { return portal_; }
-  std::string log() const { return process_->Stderr(); }
-  void Kill() {
-    process_->Signal(SIGKILL);
-    process_->Wait(absl::Seconds(30));
-  }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  std::string portal_;
-};
+// Starts `iscsi-csi target` serving kTarget from `image`, its log numbered by `round`.
+std::unique_ptr<TargetProcess> StartTarget(const std::string& dir, const std::string& image,
+                                           int round) {
+  return std::make_unique<TargetProcess>(
+      std::vector<std::string>{absl::StrCat("--export=", kTarget, "=", image, ":16M")},
+      absl::StrCat(dir, "/target-", round, ".log"));
+}
 
 // What one unit (4 KiB) may hold: versions[0] is the last one acknowledged as durable; the
 // rest were written after it, acknowledged or still in flight when the target died.
@@ -96,11 +71,11 @@ struct Writer {
   // Runs until the target dies (or `stop`). Each unit's pending list grows with every write
   // sent and is cut back to the newest acknowledged version on FUA or SYNCHRONIZE CACHE.
   void Run(const std::string& portal, int round, std::atomic<bool>& stop) {
-    IscsiLogin login;
+    SessionOptions login;
     login.portal = portal;
     login.target_iqn = kTarget;
     login.initiator_name = absl::StrCat("iqn.2026-11.io.iscsi-csi.test:writer-", session);
-    auto client = IscsiClient::Login(login);
+    auto client = IscsiSession::Login(login);
     if (!client.ok()) {
       error = std::string(client.status().message());
       return;
@@ -118,9 +93,9 @@ struct Writer {
       Unit& unit = units[u];
       unit.versions.push_back(data);
       unit.acked_all = false;
-      absl::Status written = (*client)->Write(Lba(u), data, fua);
-      if (!written.ok()) {
-        error = std::string(written.message());
+      const CommandResult written = (*client)->Write(Lba(u), data, fua);
+      if (!written.good()) {
+        error = written.Describe();
         return;
       }
       unit.acked_all = true;
@@ -132,9 +107,9 @@ struct Writer {
         unsynced.push_back(u);
       }
       if (unsynced.size() >= 8) {
-        absl::Status synced = (*client)->SynchronizeCache();
-        if (!synced.ok()) {
-          error = std::string(synced.message());
+        const CommandResult synced = (*client)->SynchronizeCache();
+        if (!synced.good()) {
+          error = synced.Describe();
           return;
         }
         ++syncs;
@@ -148,19 +123,21 @@ struct Writer {
   }
 
   // Checks every block of every unit against what may be there; returns the failures.
-  int Verify(IscsiClient& reader, int* exact) const {
+  int Verify(IscsiSession& reader, int* exact) const {
     int failures = 0;
     for (int u = 0; u < kUnitsPerSession; ++u) {
-      absl::StatusOr<std::string> got = reader.Read(Lba(u), kUnitBytes / kBlock);
-      if (!got.ok() || got->size() != kUnitBytes) {
-        ADD_FAILURE() << "session " << session << " unit " << u << ": read failed";
+      const CommandResult read = reader.Read(Lba(u), kUnitBytes / kBlock);
+      const std::string& got = read.data;
+      if (!read.good() || got.size() != kUnitBytes) {
+        ADD_FAILURE() << "session " << session << " unit " << u
+                      << ": read failed: " << read.Describe();
         ++failures;
         continue;
       }
       const Unit& unit = units[u];
       if (unit.versions.size() == 1) {
         ++*exact;
-        if (*got != unit.versions[0]) {
+        if (got != unit.versions[0]) {
           ADD_FAILURE() << "session " << session << " unit " << u
                         << ": the acknowledged durable write is not what reads back";
           ++failures;
@@ -170,7 +147,7 @@ struct Writer {
       // Written again after the durable version: each block holds that block of some version
       // from the durable one on (a write in flight may land partly).
       for (uint32_t b = 0; b < kUnitBytes / kBlock; ++b) {
-        const std::string block = got->substr(b * kBlock, kBlock);
+        const std::string block = got.substr(b * kBlock, kBlock);
         bool known = false;
         for (const std::string& version : unit.versions) {
           if (version.compare(b * kBlock, kBlock, block) == 0) known = true;
@@ -186,10 +163,10 @@ struct Writer {
   }
 
   // After verification the unit holds exactly what was read: that becomes the durable base.
-  void Settle(IscsiClient& reader) {
+  void Settle(IscsiSession& reader) {
     for (int u = 0; u < kUnitsPerSession; ++u) {
-      absl::StatusOr<std::string> got = reader.Read(Lba(u), kUnitBytes / kBlock);
-      if (got.ok()) units[u].versions = {*got};
+      const CommandResult got = reader.Read(Lba(u), kUnitBytes / kBlock);
+      if (got.good()) units[u].versions = {got.data};
     }
   }
 };
@@ -204,8 +181,8 @@ TEST(CrashIntegrityTest, AcknowledgedDurableWritesSurviveSigkill) {
   for (int s = 0; s < kSessions; ++s) writers[s].session = s;
 
   for (int round = 0; round < kRounds; ++round) {
-    TargetProcess target(dir, image, round);
-    ASSERT_FALSE(target.portal().empty()) << "target did not start:\n" << target.log();
+    std::unique_ptr<TargetProcess> target = StartTarget(dir, image, round);
+    ASSERT_FALSE(target->portal().empty()) << "target did not start:\n" << target->log();
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
     const std::vector<int> before = [&] {
@@ -215,10 +192,10 @@ TEST(CrashIntegrityTest, AcknowledgedDurableWritesSurviveSigkill) {
     }();
     for (Writer& writer : writers) {
       threads.emplace_back(
-          [&writer, &target, round, &stop] { writer.Run(target.portal(), round, stop); });
+          [&writer, &target, round, &stop] { writer.Run(target->portal(), round, stop); });
     }
     absl::SleepFor(absl::Milliseconds(1500));
-    target.Kill();  // SIGKILL with writes and flushes in flight
+    target->Kill();  // SIGKILL with writes and flushes in flight
     stop = true;
     for (std::thread& t : threads) t.join();
     for (int s = 0; s < kSessions; ++s) {
@@ -226,13 +203,13 @@ TEST(CrashIntegrityTest, AcknowledgedDurableWritesSurviveSigkill) {
           << "session " << s << " barely wrote before the kill: " << writers[s].error;
     }
 
-    TargetProcess restarted(dir, image, 100 + round);
-    ASSERT_FALSE(restarted.portal().empty()) << "restart failed:\n" << restarted.log();
-    IscsiLogin login;
-    login.portal = restarted.portal();
+    std::unique_ptr<TargetProcess> restarted = StartTarget(dir, image, 100 + round);
+    ASSERT_FALSE(restarted->portal().empty()) << "restart failed:\n" << restarted->log();
+    SessionOptions login;
+    login.portal = restarted->portal();
     login.target_iqn = kTarget;
     login.initiator_name = "iqn.2026-11.io.iscsi-csi.test:verifier";
-    auto reader = IscsiClient::Login(login);
+    auto reader = IscsiSession::Login(login);
     ASSERT_TRUE(reader.ok()) << reader.status();
     int failures = 0, exact = 0, writes = 0, fua = 0, syncs = 0;
     for (Writer& writer : writers) {
@@ -247,7 +224,7 @@ TEST(CrashIntegrityTest, AcknowledgedDurableWritesSurviveSigkill) {
               << " units checked exactly, " << failures << " bad blocks\n";
     ASSERT_EQ(failures, 0);
     reader->reset();
-    restarted.Kill();
+    restarted->Kill();
   }
 }
 

@@ -18,14 +18,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/process.h"
+#include "tests/testutil/target_process.h"
 
 namespace iscsi_csi {
 namespace {
 
-using ::iscsi_csi::testing::BinaryPath;
-using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::HaveTool;
 using ::iscsi_csi::testing::ProcessResult;
 using ::iscsi_csi::testing::RunProcess;
+using ::iscsi_csi::testing::TargetProcess;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -40,77 +41,41 @@ constexpr char kChapSecret[] = "chap-secret-0123456789";
 constexpr char kTargetUser[] = "targetuser";
 constexpr char kTargetSecret[] = "target-secret-9876543210";
 
-bool HaveTool(const std::string& name) {
-  for (const char* dir : {"/usr/bin/", "/usr/local/bin/", "/bin/"}) {
-    if (access((std::string(dir) + name).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
 std::string ToolPath(const std::string& name) { return "/usr/bin/" + name; }
 
-// One `iscsi-csi target` process serving four 64 MiB exports for the whole suite.
-class TargetProcess {
- public:
-  TargetProcess() {
-    dir_ = ::testing::TempDir() + "/conformance_" + std::to_string(getpid());
-    mkdir(dir_.c_str(), 0755);
-    std::vector<std::string> argv = {
-        BinaryPath(),
-        "target",
-        "--portal=127.0.0.1:0",
-        absl::StrCat("--export=", kDisk, "=", dir_, "/disk.img:64M"),
-        absl::StrCat("--export=", kChapDisk, "=", dir_, "/chap.img:16M"),
-        absl::StrCat("--export=", kMutualDisk, "=", dir_, "/mutual.img:16M"),
-        absl::StrCat("--export=", kAclDisk, "=", dir_, "/acl.img:16M"),
-        absl::StrCat("--chap=", kChapDisk, "=", kChapUser, ":", kChapSecret),
-        absl::StrCat("--chap=", kMutualDisk, "=", kChapUser, ":", kChapSecret),
-        absl::StrCat("--mutual-chap=", kMutualDisk, "=", kTargetUser, ":", kTargetSecret),
-        absl::StrCat("--allow=", kAclDisk, "=", kGoodInitiator),
-    };
-    process_ = std::make_unique<ChildProcess>(argv, dir_ + "/target.log");
-    // The target logs "iSCSI target listening on 127.0.0.1:<port>" once it accepts.
-    std::regex listening("iSCSI target listening on 127\\.0\\.0\\.1:([0-9]+)");
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      std::smatch m;
-      std::string log = process_->Stderr();
-      if (std::regex_search(log, m, listening)) {
-        port_ = std::stoi(m[1]);
-        break;
-      }
-      if (process_->Wait(absl::ZeroDuration()).has_value()) break;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-  }
+// One `iscsi-csi target` process serving four exports for the whole suite.
+std::unique_ptr<TargetProcess> StartSuiteTarget() {
+  const std::string dir = ::testing::TempDir() + "/conformance_" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0755);
+  return std::make_unique<TargetProcess>(
+      std::vector<std::string>{
+          absl::StrCat("--export=", kDisk, "=", dir, "/disk.img:64M"),
+          absl::StrCat("--export=", kChapDisk, "=", dir, "/chap.img:16M"),
+          absl::StrCat("--export=", kMutualDisk, "=", dir, "/mutual.img:16M"),
+          absl::StrCat("--export=", kAclDisk, "=", dir, "/acl.img:16M"),
+          absl::StrCat("--chap=", kChapDisk, "=", kChapUser, ":", kChapSecret),
+          absl::StrCat("--chap=", kMutualDisk, "=", kChapUser, ":", kChapSecret),
+          absl::StrCat("--mutual-chap=", kMutualDisk, "=", kTargetUser, ":", kTargetSecret),
+          absl::StrCat("--allow=", kAclDisk, "=", kGoodInitiator),
+      },
+      dir + "/target.log");
+}
 
-  ~TargetProcess() {
-    process_->Signal(SIGTERM);
-    process_->Wait(absl::Seconds(30));
-  }
-
-  int port() const { return port_; }
-  std::string log() const { return process_->Stderr(); }
-  std::string Portal() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::string Url(const std::string& iqn, const std::string& credentials = "") const {
-    return absl::StrCat("iscsi://", credentials.empty() ? "" : credentials + "@", Portal(), "/",
-                        iqn, "/0");
-  }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::string dir_;
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
-};
+// Url is the libiscsi URL of LUN 0 of `iqn` on `target`, with "user%secret" credentials.
+std::string Url(const TargetProcess& target, const std::string& iqn,
+                const std::string& credentials = "") {
+  return absl::StrCat("iscsi://", credentials.empty() ? "" : credentials + "@", target.portal(),
+                      "/", iqn, "/0");
+}
 
 class LibiscsiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!HaveTool("iscsi-ls") || !HaveTool("iscsi-test-cu")) return;
-    target_ = new TargetProcess();
+    target_ = StartSuiteTarget().release();
   }
   static void TearDownTestSuite() {
+    if (target_ != nullptr) target_->Stop();
     delete target_;
     target_ = nullptr;
   }
@@ -132,27 +97,27 @@ TargetProcess* LibiscsiTest::target_ = nullptr;
 
 TEST_F(LibiscsiTest, DiscoveryListsEveryTargetAnInitiatorMaySee) {
   ProcessResult r =
-      Tool({"iscsi-ls", "-i", kGoodInitiator, absl::StrCat("iscsi://", target_->Portal())});
+      Tool({"iscsi-ls", "-i", kGoodInitiator, absl::StrCat("iscsi://", target_->portal())});
   ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
   for (const char* iqn : {kDisk, kChapDisk, kMutualDisk, kAclDisk}) {
     EXPECT_THAT(r.stdout_text, HasSubstr(absl::StrCat("Target:", iqn))) << r.stdout_text;
   }
-  EXPECT_THAT(r.stdout_text, HasSubstr(absl::StrCat("Portal:", target_->Portal(), ",1")));
+  EXPECT_THAT(r.stdout_text, HasSubstr(absl::StrCat("Portal:", target_->portal(), ",1")));
 }
 
 TEST_F(LibiscsiTest, InquiryReportsADirectAccessDevice) {
-  ProcessResult r = Tool({"iscsi-inq", target_->Url(kDisk)});
+  ProcessResult r = Tool({"iscsi-inq", Url(*target_, kDisk)});
   ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
   EXPECT_THAT(r.stdout_text, HasSubstr("Peripheral Device Type:DIRECT_ACCESS"));
   // VPD 0x83 carries the NAA designator.
-  r = Tool({"iscsi-inq", "-e", "1", "-c", "131", target_->Url(kDisk)});
+  r = Tool({"iscsi-inq", "-e", "1", "-c", "131", Url(*target_, kDisk)});
   ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
   EXPECT_THAT(r.stdout_text, HasSubstr("Designator Type:(3) NAA"));
   EXPECT_THAT(r.stdout_text, HasSubstr(absl::StrCat("Designator:[", kDisk, ",t,0x0001]")));
 }
 
 TEST_F(LibiscsiTest, ReadCapacity16ReportsTheExportSize) {
-  ProcessResult r = Tool({"iscsi-readcapacity16", target_->Url(kDisk)});
+  ProcessResult r = Tool({"iscsi-readcapacity16", Url(*target_, kDisk)});
   ASSERT_EQ(r.exit_code, 0) << r.stdout_text << r.stderr_text;
   // 64 MiB of 512-byte blocks: last LBA 131071, 67108864 bytes.
   EXPECT_THAT(r.stdout_text, HasSubstr("67108864")) << r.stdout_text;
@@ -160,12 +125,12 @@ TEST_F(LibiscsiTest, ReadCapacity16ReportsTheExportSize) {
 
 TEST_F(LibiscsiTest, OneWayChapAdmitsTheRightSecretOnly) {
   ProcessResult ok =
-      Tool({"iscsi-inq", target_->Url(kChapDisk, absl::StrCat(kChapUser, "%", kChapSecret))});
+      Tool({"iscsi-inq", Url(*target_, kChapDisk, absl::StrCat(kChapUser, "%", kChapSecret))});
   EXPECT_EQ(ok.exit_code, 0) << ok.stdout_text << ok.stderr_text;
-  ProcessResult none = Tool({"iscsi-inq", target_->Url(kChapDisk)});
+  ProcessResult none = Tool({"iscsi-inq", Url(*target_, kChapDisk)});
   EXPECT_NE(none.exit_code, 0);
   ProcessResult wrong =
-      Tool({"iscsi-inq", target_->Url(kChapDisk, absl::StrCat(kChapUser, "%wrong-secret-000"))});
+      Tool({"iscsi-inq", Url(*target_, kChapDisk, absl::StrCat(kChapUser, "%wrong-secret-000"))});
   EXPECT_NE(wrong.exit_code, 0);
   // Secrets never reach the target's log.
   EXPECT_THAT(target_->log(), Not(HasSubstr(kChapSecret)));
@@ -175,11 +140,11 @@ TEST_F(LibiscsiTest, MutualChapChecksBothDirections) {
   std::string creds = absl::StrCat(kChapUser, "%", kChapSecret);
   setenv("LIBISCSI_CHAP_TARGET_USERNAME", kTargetUser, 1);
   setenv("LIBISCSI_CHAP_TARGET_PASSWORD", kTargetSecret, 1);
-  ProcessResult ok = Tool({"iscsi-readcapacity16", target_->Url(kMutualDisk, creds)});
+  ProcessResult ok = Tool({"iscsi-readcapacity16", Url(*target_, kMutualDisk, creds)});
   EXPECT_EQ(ok.exit_code, 0) << ok.stdout_text << ok.stderr_text;
   // The initiator rejects a target that cannot prove the secret it expects.
   setenv("LIBISCSI_CHAP_TARGET_PASSWORD", "not-the-target-secret", 1);
-  ProcessResult wrong = Tool({"iscsi-readcapacity16", target_->Url(kMutualDisk, creds)});
+  ProcessResult wrong = Tool({"iscsi-readcapacity16", Url(*target_, kMutualDisk, creds)});
   EXPECT_NE(wrong.exit_code, 0);
   unsetenv("LIBISCSI_CHAP_TARGET_USERNAME");
   unsetenv("LIBISCSI_CHAP_TARGET_PASSWORD");
@@ -188,13 +153,13 @@ TEST_F(LibiscsiTest, MutualChapChecksBothDirections) {
 
 TEST_F(LibiscsiTest, InitiatorOutsideTheAclSeesNothingAndCannotLogIn) {
   ProcessResult list =
-      Tool({"iscsi-ls", "-i", kBadInitiator, absl::StrCat("iscsi://", target_->Portal())});
+      Tool({"iscsi-ls", "-i", kBadInitiator, absl::StrCat("iscsi://", target_->portal())});
   ASSERT_EQ(list.exit_code, 0) << list.stderr_text;
   EXPECT_THAT(list.stdout_text, Not(HasSubstr(kAclDisk)));
   EXPECT_THAT(list.stdout_text, HasSubstr(kDisk));
-  ProcessResult login = Tool({"iscsi-inq", "-i", kBadInitiator, target_->Url(kAclDisk)});
+  ProcessResult login = Tool({"iscsi-inq", "-i", kBadInitiator, Url(*target_, kAclDisk)});
   EXPECT_NE(login.exit_code, 0);
-  ProcessResult allowed = Tool({"iscsi-inq", "-i", kGoodInitiator, target_->Url(kAclDisk)});
+  ProcessResult allowed = Tool({"iscsi-inq", "-i", kGoodInitiator, Url(*target_, kAclDisk)});
   EXPECT_EQ(allowed.exit_code, 0) << allowed.stderr_text;
 }
 
@@ -224,7 +189,7 @@ SuiteCounts ParseCunit(const std::string& output) {
 
 void RunFamily(TargetProcess& target, const std::string& family, int expected_tests) {
   ProcessResult r =
-      RunProcess({ToolPath("iscsi-test-cu"), "-d", "-n", "--test=" + family, target.Url(kDisk)},
+      RunProcess({ToolPath("iscsi-test-cu"), "-d", "-n", "--test=" + family, Url(target, kDisk)},
                  absl::Minutes(10));
   SuiteCounts counts = ParseCunit(r.stdout_text);
   std::cout << family << ": " << counts.total << " tests, " << counts.passed - counts.skipped

@@ -9,8 +9,6 @@
 // do not apply to this kind of device, each listed below with its reason (README: "SCSI
 // conformance"); and it must pass more tests for real than tgt.
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +16,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,15 +28,19 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/loopback.h"
 #include "tests/testutil/process.h"
+#include "tests/testutil/target_process.h"
 
 namespace iscsi_csi {
 namespace {
 
-using ::iscsi_csi::testing::BinaryPath;
 using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::FreeLoopbackPort;
+using ::iscsi_csi::testing::HaveTool;
 using ::iscsi_csi::testing::ProcessResult;
 using ::iscsi_csi::testing::RunProcess;
+using ::iscsi_csi::testing::TargetProcess;
 
 constexpr char kDisk[] = "iqn.2026-11.io.iscsi-csi.test:suite";
 constexpr char kReadOnlyDisk[] = "iqn.2026-11.io.iscsi-csi.test:suite-ro";
@@ -121,23 +122,6 @@ SuiteRun ParseVerbose(const std::string& output) {
   return run;
 }
 
-bool HaveTool(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
-int FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 SuiteRun RunSuite(const std::string& test, const std::string& url) {
   ProcessResult r = RunProcess({"/usr/bin/iscsi-test-cu", "-d", "-v", "--test=" + test, "-i",
                                 kInitiator1, "-I", kInitiator2, url, url},
@@ -151,25 +135,14 @@ std::string Scratch() {
   return dir;
 }
 
-// Starts `iscsi-csi target` with a read-write and a read-only export; returns its port or 0.
-int StartOurTarget(const std::string& dir, std::unique_ptr<ChildProcess>& process) {
-  process = std::make_unique<ChildProcess>(
+// Starts `iscsi-csi target` with a read-write and a read-only export.
+std::unique_ptr<TargetProcess> StartOurTarget(const std::string& dir) {
+  return std::make_unique<TargetProcess>(
       std::vector<std::string>{
-          BinaryPath(), "target", "--portal=127.0.0.1:0",
           absl::StrCat("--export=", kDisk, "=", dir, "/ours.img:128M"),
           absl::StrCat("--export=", kReadOnlyDisk, "=", dir, "/ours-ro.img:16M"),
           absl::StrCat("--read-only=", kReadOnlyDisk)},
       dir + "/ours.log");
-  std::regex listening("iSCSI target listening on 127\\.0\\.0\\.1:([0-9]+)");
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    std::smatch m;
-    std::string log = process->Stderr();
-    if (std::regex_search(log, m, listening)) return std::stoi(m[1]);
-    if (process->Wait(absl::ZeroDuration()).has_value()) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return 0;
 }
 
 // Starts tgtd with one 128 MiB file as LUN 1 (tgt's LUN 0 is its controller); returns the
@@ -279,16 +252,14 @@ class ScsiSuiteTest : public ::testing::Test {
 
 TEST_F(ScsiSuiteTest, OursPassesEveryOfferedTestAndMoreThanTgt) {
   const std::string dir = Scratch();
-  std::unique_ptr<ChildProcess> ours;
-  const int port = StartOurTarget(dir, ours);
-  ASSERT_GT(port, 0) << "iscsi-csi target did not start:\n" << ours->Stderr();
-  const std::string portal = absl::StrCat("127.0.0.1:", port);
+  std::unique_ptr<TargetProcess> ours = StartOurTarget(dir);
+  ASSERT_GT(ours->port(), 0) << "iscsi-csi target did not start:\n" << ours->log();
+  const std::string portal = ours->portal();
   const SuiteRun run = RunSuite("SCSI", absl::StrCat("iscsi://", portal, "/", kDisk, "/0"));
   // Second pass: the tests that need a write-protected logical unit.
   const SuiteRun read_only =
       RunSuite("SCSI.ReadOnly", absl::StrCat("iscsi://", portal, "/", kReadOnlyDisk, "/0"));
-  ours->Signal(SIGTERM);
-  ASSERT_TRUE(ours->Wait(absl::Seconds(30)).has_value());
+  ASSERT_TRUE(ours->Stop().has_value());  // SIGTERM; nullopt when it had to be killed
 
   std::unique_ptr<ChildProcess> tgtd;
   const int tgt_port = StartTgt(dir, 100 + getpid() % 800, tgtd);

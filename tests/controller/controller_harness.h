@@ -16,8 +16,8 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "tests/controller/iscsi_client.h"
 #include "tests/controller/test_dirs.h"
+#include "tests/testutil/iscsi_session.h"
 
 namespace iscsi_csi::controller::testing {
 
@@ -65,10 +65,10 @@ class ControllerHarness {
 
   // Login logs `node` in to the volume as its node plugin would: the node's initiator name and
   // the publish_context credentials (mutual CHAP).
-  static absl::StatusOr<std::unique_ptr<IscsiClient>> LoginAsNode(
+  static absl::StatusOr<std::unique_ptr<::iscsi_csi::testing::IscsiSession>> LoginAsNode(
       const csi::v1::Volume& volume, const std::string& node,
       const google::protobuf::Map<std::string, std::string>& publish_context) {
-    IscsiLogin login;
+    ::iscsi_csi::testing::SessionOptions login;
     login.portal = volume.volume_context().at(kCtxPortals);
     login.target_iqn = volume.volume_context().at(kCtxTargetIqn);
     absl::StatusOr<std::string> initiator = InitiatorIqnForNode(node);
@@ -82,7 +82,7 @@ class ControllerHarness {
     login.chap_secret = get(kPubChapSecret);
     login.target_chap_user = get(kPubChapTargetUser);
     login.target_chap_secret = get(kPubChapTargetSecret);
-    return IscsiClient::Login(login);
+    return ::iscsi_csi::testing::IscsiSession::Login(login);
   }
 
  private:

@@ -25,6 +25,8 @@
 #include "tests/controller/csi_requests.h"
 #include "tests/controller/status_matchers.h"
 #include "tests/controller/test_dirs.h"
+#include "tests/testutil/iscsi_session.h"
+#include "tests/testutil/loopback.h"
 #include "tests/testutil/process.h"
 
 namespace iscsi_csi::controller {
@@ -33,7 +35,6 @@ namespace {
 using ::iscsi_csi::controller::testing::BlockCap;
 using ::iscsi_csi::controller::testing::ControllerHarness;
 using ::iscsi_csi::controller::testing::CreateRequest;
-using ::iscsi_csi::controller::testing::IscsiClient;
 using ::iscsi_csi::controller::testing::IsOk;
 using ::iscsi_csi::controller::testing::kMiB;
 using ::iscsi_csi::controller::testing::PublishRequest;
@@ -42,23 +43,13 @@ using ::iscsi_csi::controller::testing::SnapshotRequest;
 using ::iscsi_csi::controller::testing::SocketPath;
 using ::iscsi_csi::testing::BinaryPath;
 using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::FreeLoopbackPort;
+using ::iscsi_csi::testing::IscsiSession;
 using ::iscsi_csi::testing::ProcessResult;
 using ::iscsi_csi::testing::RunProcess;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// FreePort asks the kernel for a loopback port nobody uses right now.
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 std::string Pattern(size_t length, uint8_t seed) {
   std::string data(length, '\0');
@@ -71,7 +62,7 @@ class ControllerRestartTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ScratchDir();
     socket_ = SocketPath();
-    port_ = FreePort();
+    port_ = FreeLoopbackPort();
   }
 
   std::unique_ptr<ChildProcess> StartController(const std::string& log_name) {
@@ -126,11 +117,11 @@ TEST_F(ControllerRestartTest, AVolumeItsPublicationAndItsDataSurviveSigkill) {
                    PublishRequest(volume.volume_id(), "worker-1", BlockCap()), &published),
               IsOk());
   {
-    absl::StatusOr<std::unique_ptr<IscsiClient>> client =
+    absl::StatusOr<std::unique_ptr<IscsiSession>> client =
         ControllerHarness::LoginAsNode(volume, "worker-1", published.publish_context());
     ASSERT_THAT(client, IsOk());
-    ASSERT_THAT((*client)->Write(0, Pattern(64 * 1024, 7)), IsOk());
-    ASSERT_THAT((*client)->Write(8 * kMiB / 512 - 8, Pattern(4096, 8)), IsOk());
+    ASSERT_THAT((*client)->Write(0, Pattern(64 * 1024, 7)).ToStatus(), IsOk());
+    ASSERT_THAT((*client)->Write(8 * kMiB / 512 - 8, Pattern(4096, 8)).ToStatus(), IsOk());
     // Acknowledged writes, no SYNCHRONIZE CACHE: the page cache outlives the process.
   }
   first->Signal(SIGKILL);
@@ -146,11 +137,15 @@ TEST_F(ControllerRestartTest, AVolumeItsPublicationAndItsDataSurviveSigkill) {
       << got.status().volume_condition().message();
   EXPECT_EQ(got.volume().volume_context().at(kCtxPortals), volume.volume_context().at(kCtxPortals));
   // The publication was restored before Probe said ready: the node logs in with what it has.
-  absl::StatusOr<std::unique_ptr<IscsiClient>> client =
+  absl::StatusOr<std::unique_ptr<IscsiSession>> client =
       ControllerHarness::LoginAsNode(volume, "worker-1", published.publish_context());
   ASSERT_THAT(client, IsOk()) << second->Stderr();
-  EXPECT_EQ(*(*client)->Read(0, 128), Pattern(64 * 1024, 7));
-  EXPECT_EQ(*(*client)->Read(8 * kMiB / 512 - 8, 8), Pattern(4096, 8));
+  const CommandResult head = (*client)->Read(0, 128);
+  EXPECT_THAT(head.ToStatus(), IsOk());
+  EXPECT_EQ(head.data, Pattern(64 * 1024, 7));
+  const CommandResult tail = (*client)->Read(8 * kMiB / 512 - 8, 8);
+  EXPECT_THAT(tail.ToStatus(), IsOk());
+  EXPECT_EQ(tail.data, Pattern(4096, 8));
   EXPECT_FALSE(
       ControllerHarness::LoginAsNode(volume, "worker-2", published.publish_context()).ok());
   // Publishing again answers the same credentials.

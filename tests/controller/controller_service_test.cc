@@ -31,8 +31,6 @@ using ::iscsi_csi::controller::testing::ControllerHarness;
 using ::iscsi_csi::controller::testing::CreateRequest;
 using ::iscsi_csi::controller::testing::DeleteRequest;
 using ::iscsi_csi::controller::testing::ExpandRequest;
-using ::iscsi_csi::controller::testing::IscsiClient;
-using ::iscsi_csi::controller::testing::IscsiLogin;
 using ::iscsi_csi::controller::testing::IsOk;
 using ::iscsi_csi::controller::testing::kMiB;
 using ::iscsi_csi::controller::testing::MountCap;
@@ -42,6 +40,8 @@ using ::iscsi_csi::controller::testing::ScratchDir;
 using ::iscsi_csi::controller::testing::SnapshotRequest;
 using ::iscsi_csi::controller::testing::StatusIs;
 using ::iscsi_csi::controller::testing::UnpublishRequest;
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::IscsiSession;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using AccessMode = csi::v1::VolumeCapability::AccessMode;
@@ -91,24 +91,24 @@ class ControllerServiceTest : public ::testing::Test {
     EXPECT_THAT(Call(&Stub::CreateSnapshot, SnapshotRequest(name, volume_id), &response), IsOk());
     return response.snapshot();
   }
-  std::unique_ptr<IscsiClient> Login(const csi::v1::Volume& volume, const std::string& node,
-                                     const google::protobuf::Map<std::string, std::string>& ctx) {
-    absl::StatusOr<std::unique_ptr<IscsiClient>> client =
+  std::unique_ptr<IscsiSession> Login(const csi::v1::Volume& volume, const std::string& node,
+                                      const google::protobuf::Map<std::string, std::string>& ctx) {
+    absl::StatusOr<std::unique_ptr<IscsiSession>> client =
         ControllerHarness::LoginAsNode(volume, node, ctx);
     EXPECT_THAT(client, IsOk());
     return client.ok() ? *std::move(client) : nullptr;
   }
   // ReadAll reads the whole volume through `client` in 128 KiB commands.
-  std::string ReadAll(IscsiClient& client, uint64_t bytes) {
+  std::string ReadAll(IscsiSession& client, uint64_t bytes) {
     std::string out;
     const uint32_t blocks = (128 * 1024) / client.block_size();
     for (uint64_t lba = 0; lba * client.block_size() < bytes; lba += blocks) {
       const uint64_t left = bytes / client.block_size() - lba;
-      absl::StatusOr<std::string> data =
+      const CommandResult data =
           client.Read(lba, static_cast<uint32_t>(std::min<uint64_t>(blocks, left)));
-      EXPECT_THAT(data, IsOk());
-      if (!data.ok()) return out;
-      out += *data;
+      EXPECT_THAT(data.ToStatus(), IsOk());
+      if (!data.good()) return out;
+      out += data.data;
     }
     return out;
   }
@@ -285,7 +285,7 @@ TEST_F(ControllerServiceTest, OnlyThePublishedNodeLogsInWithItsChapAndUnpublishE
 
   const auto context = Publish(PublishRequest(volume.volume_id(), "node-1", BlockCap()));
   ASSERT_TRUE(context.contains(kPubChapTargetSecret)) << "mutual CHAP";
-  std::unique_ptr<IscsiClient> client = Login(volume, "node-1", context);
+  std::unique_ptr<IscsiSession> client = Login(volume, "node-1", context);
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(SessionsOf(*InitiatorIqnForNode("node-1")), 1);
 
@@ -303,7 +303,7 @@ TEST_F(ControllerServiceTest, OnlyThePublishedNodeLogsInWithItsChapAndUnpublishE
       Call(&Stub::ControllerUnpublishVolume, UnpublishRequest(volume.volume_id(), "node-1")),
       IsOk());
   EXPECT_EQ(SessionsOf(*InitiatorIqnForNode("node-1")), 0) << "the session was closed";
-  EXPECT_FALSE(client->Read(0, 1).ok());
+  EXPECT_FALSE(client->Read(0, 1).good());
   EXPECT_FALSE(try_login("node-1", context).ok()) << "the ACL no longer admits node-1";
 }
 
@@ -312,25 +312,25 @@ TEST_F(ControllerServiceTest, AReadOnlyPublicationRefusesWritesAtTheTarget) {
   const auto context =
       Publish(PublishRequest(volume.volume_id(), "node-1",
                              BlockCap(AccessMode::MULTI_NODE_READER_ONLY), /*readonly=*/true));
-  std::unique_ptr<IscsiClient> client = Login(volume, "node-1", context);
+  std::unique_ptr<IscsiSession> client = Login(volume, "node-1", context);
   ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->Read(0, 8), IsOk());
-  EXPECT_FALSE(client->Write(0, std::string(512, 'x')).ok());
+  EXPECT_THAT(client->Read(0, 8).ToStatus(), IsOk());
+  EXPECT_FALSE(client->Write(0, std::string(512, 'x')).good());
 }
 
 TEST_F(ControllerServiceTest, ClonesAndRestoresMatchTheirSourceByteForByte) {
   constexpr uint64_t kSize = 8 * kMiB;
   csi::v1::Volume source = Create(CreateRequest("source", kSize, BlockCap()));
   const auto source_context = Publish(PublishRequest(source.volume_id(), "node-1", BlockCap()));
-  std::unique_ptr<IscsiClient> writer = Login(source, "node-1", source_context);
+  std::unique_ptr<IscsiSession> writer = Login(source, "node-1", source_context);
   ASSERT_NE(writer, nullptr);
   // Data at the start, in the middle and in the last block; holes elsewhere.
-  ASSERT_THAT(writer->Write(0, Pattern(64 * 1024, 1)), IsOk());
-  ASSERT_THAT(writer->Write(5000, Pattern(4096, 2)), IsOk());
-  ASSERT_THAT(writer->Write(kSize / 512 - 1, Pattern(512, 3)), IsOk());
+  ASSERT_THAT(writer->Write(0, Pattern(64 * 1024, 1)).ToStatus(), IsOk());
+  ASSERT_THAT(writer->Write(5000, Pattern(4096, 2)).ToStatus(), IsOk());
+  ASSERT_THAT(writer->Write(kSize / 512 - 1, Pattern(512, 3)).ToStatus(), IsOk());
   const std::string at_snapshot = ReadAll(*writer, kSize);
   csi::v1::Snapshot snapshot = Snapshot("snap", source.volume_id());
-  ASSERT_THAT(writer->Write(100, Pattern(8192, 4)), IsOk());  // after the cut
+  ASSERT_THAT(writer->Write(100, Pattern(8192, 4)).ToStatus(), IsOk());  // after the cut
   const std::string now = ReadAll(*writer, kSize);
   ASSERT_NE(now, at_snapshot);
 
@@ -342,40 +342,44 @@ TEST_F(ControllerServiceTest, ClonesAndRestoresMatchTheirSourceByteForByte) {
   *restore_request.mutable_volume_capabilities(0) = BlockCap();
   csi::v1::Volume restored = Create(restore_request);
 
-  std::unique_ptr<IscsiClient> clone_client =
+  std::unique_ptr<IscsiSession> clone_client =
       Login(clone, "node-2", Publish(PublishRequest(clone.volume_id(), "node-2", BlockCap())));
-  std::unique_ptr<IscsiClient> restored_client = Login(
+  std::unique_ptr<IscsiSession> restored_client = Login(
       restored, "node-2", Publish(PublishRequest(restored.volume_id(), "node-2", BlockCap())));
   ASSERT_NE(clone_client, nullptr);
   ASSERT_NE(restored_client, nullptr);
   EXPECT_TRUE(ReadAll(*clone_client, kSize) == now) << "the clone equals its source";
-  EXPECT_EQ(clone_client->ReadCapacity16()->bytes, kSize);
+  EXPECT_THAT(clone_client->ReadCapacity16().ToStatus(), IsOk());
+  EXPECT_EQ(clone_client->capacity_bytes(), kSize);
   const std::string restored_data = ReadAll(*restored_client, 12 * kMiB);
   EXPECT_TRUE(restored_data.substr(0, kSize) == at_snapshot) << "the restore equals the snapshot";
   EXPECT_TRUE(restored_data.substr(kSize) == std::string(4 * kMiB, '\0')) << "grown with zeros";
-  EXPECT_EQ(restored_client->ReadCapacity16()->bytes, 12 * kMiB);
+  EXPECT_THAT(restored_client->ReadCapacity16().ToStatus(), IsOk());
+  EXPECT_EQ(restored_client->capacity_bytes(), 12 * kMiB);
   // The clone is independent: writing it leaves the source alone.
-  ASSERT_THAT(clone_client->Write(0, std::string(512, 'z')), IsOk());
-  EXPECT_EQ(writer->Read(0, 1)->substr(0, 16), Pattern(16, 1));
+  ASSERT_THAT(clone_client->Write(0, std::string(512, 'z')).ToStatus(), IsOk());
+  const CommandResult source_start = writer->Read(0, 1);
+  EXPECT_THAT(source_start.ToStatus(), IsOk());
+  EXPECT_EQ(source_start.data.substr(0, 16), Pattern(16, 1));
 }
 
 TEST_F(ControllerServiceTest, ExpansionIsSeenByReadCapacity16OnALiveSession) {
   csi::v1::Volume volume = Create(CreateRequest("grow", 4 * kMiB, BlockCap()));
-  std::unique_ptr<IscsiClient> client =
+  std::unique_ptr<IscsiSession> client =
       Login(volume, "node-1", Publish(PublishRequest(volume.volume_id(), "node-1", BlockCap())));
   ASSERT_NE(client, nullptr);
-  EXPECT_EQ(client->ReadCapacity16()->bytes, 4 * kMiB);
+  EXPECT_THAT(client->ReadCapacity16().ToStatus(), IsOk());
+  EXPECT_EQ(client->capacity_bytes(), 4 * kMiB);
   csi::v1::ControllerExpandVolumeRequest request = ExpandRequest(volume.volume_id(), 10 * kMiB);
   *request.mutable_volume_capability() = BlockCap();
   csi::v1::ControllerExpandVolumeResponse response;
   ASSERT_THAT(Call(&Stub::ControllerExpandVolume, request, &response), IsOk());
   EXPECT_EQ(response.capacity_bytes(), 10 * kMiB);
   EXPECT_FALSE(response.node_expansion_required());
-  absl::StatusOr<testing::Capacity> capacity = client->ReadCapacity16();
-  ASSERT_THAT(capacity, IsOk());
-  EXPECT_EQ(capacity->bytes, 10 * kMiB);
+  ASSERT_THAT(client->ReadCapacity16().ToStatus(), IsOk());
+  EXPECT_EQ(client->capacity_bytes(), 10 * kMiB);
   // The new space is usable.
-  ASSERT_THAT(client->Write(10 * kMiB / 512 - 1, Pattern(512, 9)), IsOk());
+  ASSERT_THAT(client->Write(10 * kMiB / 512 - 1, Pattern(512, 9)).ToStatus(), IsOk());
   csi::v1::ControllerGetVolumeRequest get;
   get.set_volume_id(volume.volume_id());
   csi::v1::ControllerGetVolumeResponse got;

@@ -15,6 +15,7 @@
 #include "tests/controller/csi_requests.h"
 #include "tests/controller/status_matchers.h"
 #include "tests/controller/test_dirs.h"
+#include "tests/testutil/iscsi_session.h"
 #include "tests/testutil/process.h"
 
 namespace iscsi_csi::controller {
@@ -30,6 +31,8 @@ using ::iscsi_csi::controller::testing::RestoreRequest;
 using ::iscsi_csi::controller::testing::ScratchDir;
 using ::iscsi_csi::controller::testing::SnapshotRequest;
 using ::iscsi_csi::controller::testing::SocketPath;
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::IscsiSession;
 using ::iscsi_csi::testing::RunProcess;
 
 // RunTool runs a host tool found on PATH (RunProcess execs a path, not a name).
@@ -103,17 +106,17 @@ TEST_F(ReflinkPoolTest, ARestoreFromAReflinkSnapshotReadsBackTheSnapshotThroughT
   ASSERT_THAT(harness.stub().ControllerPublishVolume(
                   &c2, PublishRequest(created.volume().volume_id(), "n1", BlockCap()), &published),
               IsOk());
-  absl::StatusOr<std::unique_ptr<testing::IscsiClient>> writer =
+  absl::StatusOr<std::unique_ptr<IscsiSession>> writer =
       ControllerHarness::LoginAsNode(created.volume(), "n1", published.publish_context());
   ASSERT_THAT(writer, IsOk());
   const std::string data(64 * 1024, 'r');
-  ASSERT_THAT((*writer)->Write(16, data), IsOk());
+  ASSERT_THAT((*writer)->Write(16, data).ToStatus(), IsOk());
   grpc::ClientContext c3;
   csi::v1::CreateSnapshotResponse snapshot;
   ASSERT_THAT(harness.stub().CreateSnapshot(
                   &c3, SnapshotRequest("snap", created.volume().volume_id()), &snapshot),
               IsOk());
-  ASSERT_THAT((*writer)->Write(16, std::string(64 * 1024, 'w')), IsOk());
+  ASSERT_THAT((*writer)->Write(16, std::string(64 * 1024, 'w')).ToStatus(), IsOk());
   csi::v1::CreateVolumeRequest restore =
       RestoreRequest("restored", snapshot.snapshot().snapshot_id());
   *restore.mutable_volume_capabilities(0) = BlockCap();
@@ -126,10 +129,12 @@ TEST_F(ReflinkPoolTest, ARestoreFromAReflinkSnapshotReadsBackTheSnapshotThroughT
       harness.stub().ControllerPublishVolume(
           &c5, PublishRequest(restored.volume().volume_id(), "n1", BlockCap()), &published2),
       IsOk());
-  absl::StatusOr<std::unique_ptr<testing::IscsiClient>> reader =
+  absl::StatusOr<std::unique_ptr<IscsiSession>> reader =
       ControllerHarness::LoginAsNode(restored.volume(), "n1", published2.publish_context());
   ASSERT_THAT(reader, IsOk());
-  EXPECT_TRUE(*(*reader)->Read(16, 128) == data);
+  const CommandResult read = (*reader)->Read(16, 128);
+  EXPECT_THAT(read.ToStatus(), IsOk());
+  EXPECT_TRUE(read.data == data);
   writer->reset();
   reader->reset();
   harness.Stop();

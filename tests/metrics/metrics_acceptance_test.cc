@@ -44,18 +44,22 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "tests/controller/iscsi_client.h"
+#include "tests/testutil/iscsi_session.h"
+#include "tests/testutil/loopback.h"
 #include "tests/testutil/process.h"
 
 namespace iscsi_csi {
 namespace {
 
-using ::iscsi_csi::controller::testing::IscsiClient;
-using ::iscsi_csi::controller::testing::IscsiLogin;
 using ::iscsi_csi::testing::BinaryPath;
 using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::FreeLoopbackPort;
+using ::iscsi_csi::testing::HaveTool;
+using ::iscsi_csi::testing::IscsiSession;
 using ::iscsi_csi::testing::ProcessResult;
 using ::iscsi_csi::testing::RunProcess;
+using ::iscsi_csi::testing::SessionOptions;
 
 constexpr char kPrometheus[] = "/usr/bin/prometheus";
 constexpr char kPromtool[] = "/usr/bin/promtool";
@@ -65,19 +69,6 @@ constexpr int64_t kVolumeBytes = 8 << 20;
 constexpr int kWrites = 16;
 constexpr size_t kWriteBytes = 64 * 1024;
 constexpr uint32_t kReadBlocks = 128;  // of 512 bytes
-
-// FreePort asks the kernel for a loopback port nobody uses right now.
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // HttpGet fetches http://127.0.0.1:port<path> (HTTP/1.0: the server closes after the body) and
 // returns the body of a 200 answer.
@@ -227,7 +218,7 @@ std::string ReadFile(const std::string& path) {
 class MetricsAcceptanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access(kPrometheus, X_OK) != 0 || access(kPromtool, X_OK) != 0) {
+    if (!HaveTool(kPrometheus) || !HaveTool(kPromtool)) {
       GTEST_SKIP() << kPrometheus << " or " << kPromtool << " missing (Debian package prometheus)";
     }
     dir_ = absl::StrCat(::testing::TempDir(), "/metrics-", getpid());
@@ -237,10 +228,10 @@ class MetricsAcceptanceTest : public ::testing::Test {
     std::filesystem::create_directories(dir_ + "/tsdb");
     controller_socket_ = absl::StrCat(::testing::TempDir(), "/metrics-c-", getpid(), ".sock");
     node_socket_ = absl::StrCat(::testing::TempDir(), "/metrics-n-", getpid(), ".sock");
-    portal_port_ = FreePort();
-    controller_metrics_port_ = FreePort();
-    node_metrics_port_ = FreePort();
-    prometheus_port_ = FreePort();
+    portal_port_ = FreeLoopbackPort();
+    controller_metrics_port_ = FreeLoopbackPort();
+    node_metrics_port_ = FreeLoopbackPort();
+    prometheus_port_ = FreeLoopbackPort();
   }
 
   void TearDown() override {
@@ -393,7 +384,7 @@ TEST_F(MetricsAcceptanceTest, PrometheusSeesWhatTheWorkloadDid) {
 
   // --- iSCSI: the node's login, writes, reads, a READ past the end; a wrong CHAP secret -----
   const std::string target = volume.volume_context().at(kCtxTargetIqn);
-  IscsiLogin login;
+  SessionOptions login;
   login.portal = volume.volume_context().at(kCtxPortals);
   login.target_iqn = target;
   absl::StatusOr<std::string> initiator = InitiatorIqnForNode(kNodeId);
@@ -406,20 +397,20 @@ TEST_F(MetricsAcceptanceTest, PrometheusSeesWhatTheWorkloadDid) {
     login.target_chap_user = context.at(kPubChapTargetUser);
     login.target_chap_secret = context.at(kPubChapTargetSecret);
   }
-  IscsiLogin wrong = login;
+  SessionOptions wrong = login;
   wrong.chap_secret = std::string(login.chap_secret.size(), 'x');
-  EXPECT_FALSE(IscsiClient::Login(wrong).ok()) << "a wrong CHAP secret was accepted";
+  EXPECT_FALSE(IscsiSession::Login(wrong).ok()) << "a wrong CHAP secret was accepted";
 
-  absl::StatusOr<std::unique_ptr<IscsiClient>> client = IscsiClient::Login(login);
+  absl::StatusOr<std::unique_ptr<IscsiSession>> client = IscsiSession::Login(login);
   ASSERT_TRUE(client.ok()) << client.status() << "\n" << controller_->Stderr();
   const uint64_t written = uint64_t{kWrites} * kWriteBytes;
   for (int i = 0; i < kWrites; ++i) {
     std::string data(kWriteBytes, static_cast<char>('a' + i));
-    ASSERT_TRUE((*client)->Write(i * kWriteBytes / 512, data).ok());
+    ASSERT_TRUE((*client)->Write(i * kWriteBytes / 512, data).good());
   }
-  absl::StatusOr<std::string> read = (*client)->Read(0, kReadBlocks);
-  ASSERT_TRUE(read.ok()) << read.status();
-  const uint64_t read_bytes = read->size();
+  const CommandResult read = (*client)->Read(0, kReadBlocks);
+  ASSERT_TRUE(read.good()) << read.Describe();
+  const uint64_t read_bytes = read.data.size();
   EXPECT_EQ(read_bytes, kReadBlocks * 512u);
 
   // The READ past the end is exactly one more SCSI error on this target (measured on the raw
@@ -429,7 +420,7 @@ TEST_F(MetricsAcceptanceTest, PrometheusSeesWhatTheWorkloadDid) {
   ASSERT_TRUE(before.ok()) << before.status();
   const double errors_before =
       ScrapeValue(*before, "iscsi_csi_target_scsi_errors_total", this_target).value_or(-1);
-  EXPECT_FALSE((*client)->Read(kVolumeBytes / 512, 8).ok()) << "a READ past the end succeeded";
+  EXPECT_FALSE((*client)->Read(kVolumeBytes / 512, 8).good()) << "a READ past the end succeeded";
   std::optional<double> errors_after;
   for (int attempt = 0; attempt < 20; ++attempt) {  // the count may land just after the status
     absl::StatusOr<std::string> after = HttpGet(controller_metrics_port_, "/metrics");

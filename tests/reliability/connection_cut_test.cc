@@ -36,11 +36,17 @@
 #include "target/target.h"
 #include "tests/bench/verify_pattern.h"
 #include "tests/reliability/cutting_proxy.h"
-#include "tests/reliability/iscsi_session.h"
-#include "tests/reliability/target_process.h"
+#include "tests/reliability/reliability_util.h"
+#include "tests/testutil/iscsi_session.h"
+#include "tests/testutil/target_process.h"
 
 namespace iscsi_csi::reliability {
 namespace {
+
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::IscsiSession;
+using ::iscsi_csi::testing::SessionOptions;
+using ::iscsi_csi::testing::TargetProcess;
 
 constexpr char kIqn[] = "iqn.2026-11.io.iscsi-csi.test:cut";
 constexpr int kWorkers = 4;

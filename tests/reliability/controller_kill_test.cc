@@ -45,7 +45,8 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/controller/csi_requests.h"
-#include "tests/reliability/target_process.h"
+#include "tests/reliability/reliability_util.h"
+#include "tests/testutil/loopback.h"
 #include "tests/testutil/process.h"
 
 namespace iscsi_csi::reliability {
@@ -58,22 +59,11 @@ using ::iscsi_csi::controller::testing::kMiB;
 using ::iscsi_csi::controller::testing::SnapshotRequest;
 using ::iscsi_csi::testing::BinaryPath;
 using ::iscsi_csi::testing::ChildProcess;
+using ::iscsi_csi::testing::FreeLoopbackPort;
 
 constexpr int kRounds = 8;
 constexpr int64_t kSourceBytes = 256 * kMiB;      // the clone source: 192 MiB of data
 constexpr int64_t kSnapSourceBytes = 128 * kMiB;  // the snapshot source: 96 MiB of data
-
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // HttpGet fetches http://127.0.0.1:port/path (HTTP/1.0, the whole answer); empty on failure.
 std::string HttpGet(uint16_t port, const std::string& path) {
@@ -253,11 +243,11 @@ class ControllerKillTest : public ::testing::Test {
   }
 
   void Start(const std::string& log_name) {
-    metrics_port_ = FreePort();
+    metrics_port_ = FreeLoopbackPort();
     controller_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{BinaryPath(), "controller", "--endpoint=unix://" + socket_,
                                  "--data-dir=" + data_,
-                                 absl::StrCat("--portal=127.0.0.1:", FreePort()),
+                                 absl::StrCat("--portal=127.0.0.1:", FreeLoopbackPort()),
                                  absl::StrCat("--metrics-address=127.0.0.1:", metrics_port_)},
         dir_ + "/" + log_name);
     const absl::Time deadline = absl::Now() + absl::Seconds(30);

@@ -21,11 +21,18 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/bench/verify_pattern.h"
-#include "tests/reliability/iscsi_session.h"
-#include "tests/reliability/target_process.h"
+#include "tests/reliability/reliability_util.h"
+#include "tests/testutil/iscsi_session.h"
+#include "tests/testutil/target_process.h"
 
 namespace iscsi_csi::reliability {
 namespace {
+
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::IscsiSession;
+using ::iscsi_csi::testing::SessionOptions;
+using ::iscsi_csi::testing::TargetProcess;
+using ::iscsi_csi::testing::UnmapRange;
 
 constexpr char kIqn[] = "iqn.2026-11.io.iscsi-csi.test:enospc";
 constexpr uint64_t kChunk = 64 * 1024;  // one WRITE

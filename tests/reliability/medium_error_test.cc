@@ -21,8 +21,8 @@
 #include "target/backend/block_store.h"
 #include "target/target.h"
 #include "tests/bench/verify_pattern.h"
-#include "tests/reliability/iscsi_session.h"
-#include "tests/reliability/target_process.h"
+#include "tests/reliability/reliability_util.h"
+#include "tests/testutil/iscsi_session.h"
 
 namespace iscsi_csi::reliability {
 namespace {
@@ -30,6 +30,9 @@ namespace {
 using ::iscsi_csi::target::backend::BlockStore;
 using ::iscsi_csi::target::backend::ErrnoStatus;
 using ::iscsi_csi::target::backend::MappingRun;
+using ::iscsi_csi::testing::CommandResult;
+using ::iscsi_csi::testing::IscsiSession;
+using ::iscsi_csi::testing::SessionOptions;
 
 constexpr char kIqn[] = "iqn.2026-11.io.iscsi-csi.test:medium";
 constexpr uint64_t kLunBytes = 16 << 20;

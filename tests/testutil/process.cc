@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,8 +43,13 @@ void FillStatus(int status, ProcessResult* result) {
 pid_t SpawnWithFiles(const std::vector<std::string>& argv, const std::string& out_path,
                      const std::string& err_path) {
   std::vector<char*> args = MakeArgv(argv);
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // Die with the parent: a test killed by a signal (a crash, a ctest timeout) must not leak
+    // the processes it started. If the parent died between fork() and prctl(), the signal
+    // will never come and we have been reparented already: leave at once.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
     // Unblock what the parent may have blocked (the binary under test blocks its own).
     sigset_t all;
     sigemptyset(&all);
@@ -141,6 +147,14 @@ bool WaitForPath(const std::string& path, absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return stat(path.c_str(), &st) == 0;
+}
+
+bool HaveTool(const std::string& tool) {
+  if (tool.find('/') != std::string::npos) return access(tool.c_str(), X_OK) == 0;
+  for (const char* dir : {"/usr/bin/", "/usr/local/bin/", "/bin/"}) {
+    if (access((std::string(dir) + tool).c_str(), X_OK) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace iscsi_csi::testing
