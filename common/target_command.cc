@@ -32,6 +32,9 @@ ABSL_FLAG(int, io_threads, 0, "Network event-loop threads; 0 picks min(cores, 4)
 ABSL_FLAG(int, nop_in_interval, 15,
           "Seconds of silence before the target pings an initiator (NOP-In); a connection that "
           "stays silent for another interval is closed. 0 disables.");
+ABSL_FLAG(int, max_connections, 4096,
+          "iSCSI connections open at once, logged in or not; more are closed as soon as they "
+          "are accepted. 0: no limit.");
 
 namespace iscsi_csi {
 
@@ -91,6 +94,10 @@ absl::StatusOr<target::StandaloneOptions> StandaloneOptionsFromFlags() {
   if (options.target.nop_in_interval_seconds < 0) {
     return absl::InvalidArgumentError("invalid value for flag --nop-in-interval: must be >= 0");
   }
+  options.target.max_connections = absl::GetFlag(FLAGS_max_connections);
+  if (options.target.max_connections < 0) {
+    return absl::InvalidArgumentError("invalid value for flag --max-connections: must be >= 0");
+  }
   if (absl::Status st = target::CheckStandaloneOptions(options); !st.ok()) return st;
   return options;
 }
@@ -104,7 +111,8 @@ Subcommand TargetSubcommand() {
       "the shape the controller uses for volumes. Logs every login and logout; exits cleanly on "
       "SIGTERM or SIGINT.";
   command.flags = {"portal",     "export",     "allow",           "read_only", "chap",
-                   "mutual_chap", "block_size", "io_threads", "nop_in_interval", "log_level"};
+                   "mutual_chap", "block_size", "io_threads", "nop_in_interval", "max_connections",
+                   "log_level"};
   command.repeatable = {"portal", "export", "allow", "read_only", "chap", "mutual_chap"};
   command.run = [] {
     ApplyLogLevel(absl::GetFlag(FLAGS_log_level));

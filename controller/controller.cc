@@ -23,6 +23,7 @@ absl::Status Controller::Start() {
   target_options.io_threads = options_.io_threads;
   target_options.backing_threads = options_.backing_threads;
   target_options.nop_in_interval_seconds = options_.nop_in_interval_seconds;
+  target_options.max_connections = options_.max_connections;
   absl::StatusOr<std::unique_ptr<target::Target>> started =
       target::Target::Start(std::move(target_options));
   if (!started.ok()) {

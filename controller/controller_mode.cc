@@ -24,6 +24,9 @@
 // TODO(common): move both to common/flags so that this library does not lean on the binary.
 ABSL_DECLARE_FLAG(std::vector<std::string>, portal);
 ABSL_DECLARE_FLAG(std::vector<std::string>, topology);
+// Target tuning shared with `iscsi-csi target` (common/target_command.cc).
+ABSL_DECLARE_FLAG(int, nop_in_interval);
+ABSL_DECLARE_FLAG(int, max_connections);
 
 ABSL_FLAG(std::vector<std::string>, advertise_portal, {},
           "host:port that volume contexts name for nodes to log in to, e.g. the "
@@ -43,6 +46,8 @@ int Run(const std::string& version) {
   flags.advertise_portals = absl::GetFlag(FLAGS_advertise_portal);
   flags.capacity = absl::GetFlag(FLAGS_capacity);
   flags.topology = absl::GetFlag(FLAGS_topology);
+  flags.nop_in_interval = absl::GetFlag(FLAGS_nop_in_interval);
+  flags.max_connections = absl::GetFlag(FLAGS_max_connections);
   absl::StatusOr<ControllerOptions> options = ParseControllerOptions(flags);
   if (!options.ok()) {
     ApplyLogLevel(absl::GetFlag(FLAGS_log_level));
@@ -86,7 +91,8 @@ Subcommand ControllerSubcommand(const std::string& version) {
       "after in-flight calls finish.";
   command.flags = {"endpoint",         "driver_name", "node_id",        "data_dir",
                    "metrics_address",  "log_level",   "shutdown_grace", "portal",
-                   "advertise_portal", "capacity",    "topology"};
+                   "advertise_portal", "capacity",    "topology",       "nop_in_interval",
+                   "max_connections"};
   command.repeatable = {"portal", "advertise_portal", "topology"};
   command.run = [version] { return Run(version); };
   return command;

@@ -71,6 +71,17 @@ absl::StatusOr<ControllerOptions> ParseControllerOptions(const ControllerFlagVal
         absl::StrCat("flag --topology: ", topology.status().message()));
   }
   options.topology = *std::move(topology);
+
+  if (flags.nop_in_interval < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid value '", flags.nop_in_interval,
+                                                   "' for flag --nop-in-interval: must be >= 0"));
+  }
+  options.nop_in_interval_seconds = flags.nop_in_interval;
+  if (flags.max_connections < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid value '", flags.max_connections,
+                                                   "' for flag --max-connections: must be >= 0"));
+  }
+  options.max_connections = flags.max_connections;
   return options;
 }
 

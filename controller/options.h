@@ -25,6 +25,7 @@ struct ControllerOptions {
   int io_threads = 0;
   int backing_threads = 0;
   int nop_in_interval_seconds = 15;
+  int max_connections = 4096;  // TargetOptions::max_connections
 };
 
 // The raw flag values, as the command line gave them.
@@ -34,6 +35,8 @@ struct ControllerFlagValues {
   std::vector<std::string> advertise_portals;  // --advertise-portal (repeatable)
   std::string capacity;                        // --capacity: "" or bytes or K/M/G/T
   std::vector<std::string> topology;           // --topology=KEY=VALUE (repeatable)
+  int nop_in_interval = 15;                    // --nop-in-interval: seconds, 0 disables
+  int max_connections = 4096;                  // --max-connections: 0 means no limit
 };
 
 // ParseControllerOptions validates the flags; InvalidArgument names the flag. A portal that

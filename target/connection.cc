@@ -24,8 +24,6 @@ namespace {
 constexpr size_t kReceiveBufferBytes = 64 * 1024;
 // Reads per readiness event before yielding to the other connections of the loop.
 constexpr int kMaxReadsPerEvent = 16;
-// A login must finish within this time (the initiator's own timeouts are 15-30 s).
-constexpr absl::Duration kLoginTimeout = absl::Seconds(30);
 constexpr size_t kMaxIovecsPerWrite = 256;
 
 uint32_t RandomStatSn() {
@@ -556,7 +554,7 @@ void Connection::CloseInternal(absl::string_view why, bool log_info) {
 void Connection::OnTick(absl::Time now) {
   if (closed_) return;
   if (phase_ == Phase::kLogin || phase_ == Phase::kWaitingForSession) {
-    if (now - created_ > kLoginTimeout) {
+    if (now - created_ > host_->options().login_timeout) {
       LOG_EVERY_T(WARNING, 10) << LogPrefix() << " peer=" << peer_ << " login timed out";
       host_->stats().CountLogin(LoginResult::kProtocolError);
       CloseInternal("login timed out", false);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -118,9 +119,17 @@ void Portal::OnEvents(uint32_t /*events*/) {
     const int fd = accept4(fd_, reinterpret_cast<struct sockaddr*>(&peer), &peer_length,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        PLOG_EVERY_N(WARNING, 100) << "portal " << bound_.ToString() << ": accept";
+      const int error_number = errno;
+      if (error_number == EINTR || error_number == ECONNABORTED) continue;
+      if (error_number == EAGAIN || error_number == EWOULDBLOCK) return;
+      LOG_EVERY_T(WARNING, 10) << "portal " << bound_.ToString()
+                               << ": accept: " << std::strerror(error_number);
+      if (error_number == EMFILE || error_number == ENFILE || error_number == ENOBUFS ||
+          error_number == ENOMEM) {
+        // Out of descriptors or memory: the pending connection stays queued and the socket
+        // stays readable, so keep listening and epoll would spin. Stop watching the socket
+        // until a later tick; by then closed connections may have freed what accept needs.
+        PauseAccepting();
       }
       return;
     }
@@ -137,6 +146,25 @@ void Portal::OnEvents(uint32_t /*events*/) {
     FormatSocketAddress(local, &local_host, &local_port);
     on_accept_(fd, FormatHostPort(peer_host, peer_port), std::move(local_host));
   }
+}
+
+void Portal::PauseAccepting() {
+  if (loop_ == nullptr || paused_) return;
+  if (absl::Status status = loop_->Modify(fd_, 0); !status.ok()) {
+    LOG(WARNING) << "portal " << bound_.ToString() << ": " << status;
+    return;
+  }
+  paused_ = true;
+  resume_at_ = absl::Now() + kAcceptPause;
+}
+
+void Portal::OnTick(absl::Time now) {
+  if (!paused_ || now < resume_at_ || fd_ < 0) return;
+  if (absl::Status status = loop_->Modify(fd_, EPOLLIN); !status.ok()) {
+    LOG(WARNING) << "portal " << bound_.ToString() << ": " << status;
+    return;
+  }
+  paused_ = false;
 }
 
 }  // namespace iscsi_csi::target

@@ -35,7 +35,11 @@ class Portal final : public EventLoop::Handler {
   Portal(const Portal&) = delete;
   Portal& operator=(const Portal&) = delete;
 
+  // AttachTo records the loop the portal was added to (Add(fd(), EPOLLIN, portal)): the
+  // portal stops and restarts watching its socket there when accept runs out of resources.
+  void AttachTo(EventLoop* loop) { loop_ = loop; }
   void OnEvents(uint32_t events) override;
+  void OnTick(absl::Time now) override;
   // Close closes the listening socket (after the caller removed it from its loop).
   void Close();
 
@@ -47,9 +51,17 @@ class Portal final : public EventLoop::Handler {
   Portal(int fd, PortalAddress bound, AcceptCallback on_accept)
       : fd_(fd), bound_(std::move(bound)), on_accept_(std::move(on_accept)) {}
 
+  // How long accepting pauses after EMFILE, ENFILE, ENOBUFS or ENOMEM.
+  static constexpr absl::Duration kAcceptPause = absl::Milliseconds(500);
+  void PauseAccepting();
+
   int fd_;
   PortalAddress bound_;
   AcceptCallback on_accept_;
+  // Loop thread only.
+  EventLoop* loop_ = nullptr;
+  bool paused_ = false;
+  absl::Time resume_at_;
 };
 
 }  // namespace iscsi_csi::target

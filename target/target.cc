@@ -200,6 +200,8 @@ class Target::Impl final : public ConnectionHost {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint16_t, SessionRecord> sessions_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Handle> connections_ ABSL_GUARDED_BY(mu_);
+  // Accepted sockets on their way to a loop (counted against max_connections).
+  size_t accepted_not_started_ ABSL_GUARDED_BY(mu_) = 0;
   uint16_t next_tsih_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
@@ -231,6 +233,7 @@ absl::Status Target::Impl::Init() {
     if (absl::Status status = loops_[0]->Add((*portal)->fd(), EPOLLIN, *portal); !status.ok()) {
       return status;
     }
+    (*portal)->AttachTo(loops_[0].get());
     bound_.push_back((*portal)->bound());
     portals_.push_back(std::move(*portal));
   }
@@ -248,6 +251,15 @@ void Target::Impl::OnAccept(int fd, std::string peer, std::string local_host) {
       close(fd);
       return;
     }
+    const size_t open = connections_.size() + accepted_not_started_;
+    if (options_.max_connections > 0 && open >= static_cast<size_t>(options_.max_connections)) {
+      LOG_EVERY_T(WARNING, 10) << "refusing connection from " << peer << ": "
+                               << options_.max_connections
+                               << " connections are open (TargetOptions::max_connections)";
+      close(fd);
+      return;
+    }
+    ++accepted_not_started_;
   }
   // Spread connections: the least loaded loop, ties broken round robin.
   const size_t start = next_loop_.fetch_add(1);
@@ -263,6 +275,7 @@ void Target::Impl::OnAccept(int fd, std::string peer, std::string local_host) {
         std::make_shared<Connection>(this, chosen, fd, id, std::move(peer), std::move(local_host));
     {
       absl::MutexLock lock(&mu_);
+      --accepted_not_started_;
       if (stopping_) return;  // the connection's destructor closes the socket
       connections_[id] = Handle{connection, chosen};
     }

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "target/stats.h"
 #include "target/negotiation.h"
 
@@ -58,6 +59,13 @@ struct TargetOptions {
   int nop_in_interval_seconds = 15;
   // What a connection may buffer before it stops reading from its socket (back-pressure).
   uint32_t max_connection_buffer_bytes = 16u << 20;
+  // A connection that has not finished its login by then is closed (initiators give up after
+  // 15-30 s themselves).
+  absl::Duration login_timeout = absl::Seconds(30);
+  // Connections open at once, logged in or not. Past it new connections are accepted and
+  // closed at once, so that a flood of idle sockets cannot use up memory (about 70 KiB each)
+  // or file descriptors. 0: no limit.
+  int max_connections = 4096;
   // Test hook (unset in production): AddLun hands every LUN's opened backing store to it and
   // exports what it returns, so tests can put a fault-injecting store under the whole stack.
   std::function<std::shared_ptr<backend::BlockStore>(absl::string_view iqn, const LunConfig& config,

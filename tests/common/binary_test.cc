@@ -76,12 +76,16 @@ TEST(BinaryTest, EachPluginModeHelpExplainsEveryFlag) {
     }
     EXPECT_THAT(r.stdout_text, HasSubstr("default:")) << mode;
   }
+  ProcessResult controller = RunProcess({BinaryPath(), "controller", "--help"});
+  for (const char* flag : {"--portal", "--nop-in-interval", "--max-connections"}) {
+    EXPECT_THAT(controller.stdout_text, HasSubstr(flag));
+  }
   ProcessResult r = RunProcess({BinaryPath(), "help", "target"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.stdout_text, HasSubstr("iscsi-csi target"));
   for (const char* flag :
        {"--portal", "--export", "--allow", "--read-only", "--chap", "--mutual-chap", "--block-size",
-        "--io-threads", "--nop-in-interval", "--log-level"}) {
+        "--io-threads", "--nop-in-interval", "--max-connections", "--log-level"}) {
     EXPECT_THAT(r.stdout_text, HasSubstr(flag));
   }
 }

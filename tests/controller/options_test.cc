@@ -65,6 +65,20 @@ TEST(ParseControllerOptionsTest, ChecksEveryFlag) {
     f.topology = {"zone"};
     cases.push_back({"topology without value", f, Code::kInvalidArgument});
   }
+  {
+    ControllerFlagValues f = Flags();
+    f.nop_in_interval = 0;
+    cases.push_back({"nop-in off", f, Code::kOk});
+    f.nop_in_interval = -1;
+    cases.push_back({"nop-in negative", f, Code::kInvalidArgument});
+  }
+  {
+    ControllerFlagValues f = Flags();
+    f.max_connections = 0;
+    cases.push_back({"no connection limit", f, Code::kOk});
+    f.max_connections = -5;
+    cases.push_back({"connection limit negative", f, Code::kInvalidArgument});
+  }
   for (const Case& c : cases)
     EXPECT_THAT(ParseControllerOptions(c.flags), StatusIs(c.code)) << c.name;
 }
@@ -75,6 +89,29 @@ TEST(ParseControllerOptionsTest, ParsesSizesInBinaryUnits) {
   absl::StatusOr<ControllerOptions> options = ParseControllerOptions(f);
   ASSERT_THAT(options, IsOk());
   EXPECT_EQ(options->capacity_bytes, 2ull << 30);
+}
+
+TEST(ParseControllerOptionsTest, PassesTargetTuningThroughAndNamesTheFlag) {
+  ControllerFlagValues f = Flags();
+  absl::StatusOr<ControllerOptions> defaults = ParseControllerOptions(f);
+  ASSERT_THAT(defaults, IsOk());
+  EXPECT_EQ(defaults->nop_in_interval_seconds, 15);
+  EXPECT_EQ(defaults->max_connections, 4096);
+  f.nop_in_interval = 5;
+  f.max_connections = 64;
+  absl::StatusOr<ControllerOptions> tuned = ParseControllerOptions(f);
+  ASSERT_THAT(tuned, IsOk());
+  EXPECT_EQ(tuned->nop_in_interval_seconds, 5);
+  EXPECT_EQ(tuned->max_connections, 64);
+  f.max_connections = -1;
+  absl::StatusOr<ControllerOptions> bad = ParseControllerOptions(f);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--max-connections"), std::string::npos) << bad.status();
+  f.max_connections = 1;
+  f.nop_in_interval = -2;
+  bad = ParseControllerOptions(f);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--nop-in-interval"), std::string::npos) << bad.status();
 }
 
 TEST(AdvertisedPortalsTest, NamesTheBoundPortalsUnlessAdvertised) {
