@@ -1,13 +1,18 @@
 #include "common/target_command.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
+#include "common/metrics.h"
 #include "common/server.h"
 #include "glog/logging.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "target/target_metrics.h"
 
 ABSL_FLAG(std::vector<std::string>, portal, {"127.0.0.1:3260"},
           "Address to accept iSCSI connections on, as host:port, [v6]:port or host (port 3260). "
@@ -44,8 +49,8 @@ absl::StatusOr<target::StandaloneOptions> StandaloneOptionsFromFlags() {
   for (const std::string& text : absl::GetFlag(FLAGS_portal)) {
     auto portal = target::ParsePortalAddress(text);
     if (!portal.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid value '", text, "' for flag --portal: ", portal.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid value '", text, "' for flag --portal: ", portal.status().message()));
     }
     options.target.portals.push_back(*portal);
   }
@@ -110,9 +115,10 @@ Subcommand TargetSubcommand() {
       "Serves the embedded iSCSI target without CSI. Each --export is LUN 0 of its own target, "
       "the shape the controller uses for volumes. Logs every login and logout; exits cleanly on "
       "SIGTERM or SIGINT.";
-  command.flags = {"portal",     "export",     "allow",           "read_only", "chap",
-                   "mutual_chap", "block_size", "io_threads", "nop_in_interval", "max_connections",
-                   "log_level"};
+  command.flags = {
+      "portal",          "export",     "allow",      "read_only",       "chap",
+      "mutual_chap",     "block_size", "io_threads", "nop_in_interval", "max_connections",
+      "metrics_address", "log_level"};
   command.repeatable = {"portal", "export", "allow", "read_only", "chap", "mutual_chap"};
   command.run = [] {
     ApplyLogLevel(absl::GetFlag(FLAGS_log_level));
@@ -121,9 +127,26 @@ Subcommand TargetSubcommand() {
       LOG(ERROR) << "target: " << options.status().message();
       return 2;
     }
-    return target::RunStandaloneTarget(*options, [] {
+    const ListenAddress metrics_address = absl::GetFlag(FLAGS_metrics_address);
+    return target::RunStandaloneTarget(*options, [&metrics_address](target::Target& target) {
+      // The exposer goes away before the target stops: its collector reads the target. The
+      // exposer only holds a weak reference to the collector, which lives here.
+      auto collector = std::make_shared<target::TargetCollector>(target);
+      std::unique_ptr<prometheus::Exposer> exposer;
+      if (metrics_address.enabled) {
+        auto started =
+            StartMetricsEndpoint(metrics_address, std::make_shared<prometheus::Registry>());
+        if (!started.ok()) {
+          LOG(ERROR) << "--metrics-address: " << started.status().message();
+          return 1;
+        }
+        exposer = *std::move(started);
+        exposer->RegisterCollectable(collector);
+        LOG(INFO) << "serving metrics on http://" << metrics_address.ToString() << "/metrics";
+      }
       int signal_number = WaitForTerminationSignal();
       LOG(INFO) << "received signal " << signal_number;
+      return 0;
     });
   };
   return command;

@@ -173,7 +173,7 @@ absl::Status CheckStandaloneOptions(const StandaloneOptions& options) {
 }
 
 int RunStandaloneTarget(const StandaloneOptions& options,
-                        const std::function<void()>& wait_for_stop) {
+                        const std::function<int(Target& target)>& serve) {
   if (absl::Status st = CheckStandaloneOptions(options); !st.ok()) {
     LOG(ERROR) << "target: " << st.message();
     return 2;
@@ -227,11 +227,11 @@ int RunStandaloneTarget(const StandaloneOptions& options,
   for (const PortalAddress& p : target->portals()) portals.push_back(p.ToString());
   LOG(INFO) << "iSCSI target listening on " << absl::StrJoin(portals, ", ");
 
-  wait_for_stop();
+  const int exit_code = serve(*target);
   LOG(INFO) << "stopping the iSCSI target";
   target->Stop();
   LOG(INFO) << "iSCSI target stopped";
-  return 0;
+  return exit_code;
 }
 
 }  // namespace iscsi_csi::target

@@ -68,10 +68,11 @@ struct StandaloneOptions {
 absl::Status CheckStandaloneOptions(const StandaloneOptions& options);
 
 // RunStandaloneTarget starts the target with every export, ACL and CHAP setting, calls
-// `wait_for_stop` (which returns when the process should stop), then stops the target.
-// Returns the process exit code.
+// `serve` while it runs (it may publish the target's metrics, then waits until the process
+// should stop) and stops the target after `serve` returned. Returns the process exit code:
+// `serve`'s, or non-zero when the target could not be set up.
 int RunStandaloneTarget(const StandaloneOptions& options,
-                        const std::function<void()>& wait_for_stop);
+                        const std::function<int(Target& target)>& serve);
 
 }  // namespace iscsi_csi::target
 

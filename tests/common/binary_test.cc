@@ -83,9 +83,9 @@ TEST(BinaryTest, EachPluginModeHelpExplainsEveryFlag) {
   ProcessResult r = RunProcess({BinaryPath(), "help", "target"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.stdout_text, HasSubstr("iscsi-csi target"));
-  for (const char* flag :
-       {"--portal", "--export", "--allow", "--read-only", "--chap", "--mutual-chap", "--block-size",
-        "--io-threads", "--nop-in-interval", "--max-connections", "--log-level"}) {
+  for (const char* flag : {"--portal", "--export", "--allow", "--read-only", "--chap",
+                           "--mutual-chap", "--block-size", "--io-threads", "--nop-in-interval",
+                           "--max-connections", "--metrics-address", "--log-level"}) {
     EXPECT_THAT(r.stdout_text, HasSubstr(flag));
   }
 }
@@ -246,6 +246,51 @@ TEST(BinaryTest, MetricsEndpointCountsCsiCalls) {
   std::string body = HttpGet(port, "/metrics");
   EXPECT_THAT(body, HasSubstr("200 OK"));
   EXPECT_THAT(body, HasSubstr("iscsi_csi_csi_operations_total{grpc_code=\"OK\",method=\"Probe\"}"));
+}
+
+TEST(BinaryTest, StandaloneTargetServesItsMetrics) {
+  std::string dir = Scratch("tgtmet");
+  mkdir(dir.c_str(), 0755);
+  const int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  ChildProcess child({BinaryPath(), "target", "--portal=127.0.0.1:0",
+                      "--export=iqn.2026-11.io.iscsi-csi.test:met=" + dir + "/d.img:8M",
+                      absl::StrCat("--metrics-address=127.0.0.1:", port)},
+                     Scratch("tgtmet.log"));
+  std::string body;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  // The endpoint answers a moment before the target's collector is registered on it.
+  while (absl::Now() < deadline &&
+         body.find("iscsi_csi_target_logins_total") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(100));
+    body = HttpGet(port, "/metrics");
+  }
+  EXPECT_THAT(body, HasSubstr("200 OK")) << child.Stderr();
+  EXPECT_THAT(body, HasSubstr("iscsi_csi_target_logins_total"));
+  EXPECT_THAT(body, HasSubstr("iscsi_csi_target_connections"));
+}
+
+TEST(BinaryTest, StandaloneTargetRefusesAMetricsAddressInUse) {
+  std::string dir = Scratch("tgtmetbusy");
+  mkdir(dir.c_str(), 0755);
+  // Hold a listening socket on the port so that the exposer cannot bind it.
+  const int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(holder, 0);
+  struct sockaddr_in address {};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<struct sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<struct sockaddr*>(&address), &length), 0);
+  ProcessResult r =
+      RunProcess({BinaryPath(), "target", "--portal=127.0.0.1:0",
+                  "--export=iqn.2026-11.io.iscsi-csi.test:busy=" + dir + "/d.img:8M",
+                  absl::StrCat("--metrics-address=127.0.0.1:", ntohs(address.sin_port))},
+                 absl::Seconds(20));
+  close(holder);
+  EXPECT_EQ(r.exit_code, 1) << r.stderr_text;
+  EXPECT_THAT(r.stderr_text, HasSubstr("--metrics-address")) << r.stderr_text;
 }
 
 }  // namespace
