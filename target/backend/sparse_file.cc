@@ -145,15 +145,8 @@ absl::Status SparseFile::ReadNoWait(uint64_t offset, absl::Span<uint8_t> out) {
   iov.iov_len = out.size();
   const ssize_t n =
       RetryOnEintr([&] { return ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT); });
-  if (n == static_cast<ssize_t>(out.size())) return absl::OkStatus();
-  const int error_number = n < 0 ? errno : 0;
-  if (NoWaitUnsupported(error_number)) {
-    nowait_read_supported_.store(false, std::memory_order_relaxed);
-  } else if (error_number != 0 && error_number != EAGAIN) {
-    return ErrnoStatus(error_number, absl::StrCat("pread ", path_, " at ", offset));
-  }
-  // Not all of it was cached (or EOF came early): the blocking path finishes the job.
-  return absl::UnavailableError("read would wait");
+  // Not all of it cached, or EOF came early: the blocking path finishes the job.
+  return NoWaitOutcome(n, out.size(), nowait_read_supported_, "pread", offset);
 }
 
 absl::Status SparseFile::WriteNoWait(uint64_t offset, absl::Span<const uint8_t> data, bool fua) {
@@ -167,14 +160,19 @@ absl::Status SparseFile::WriteNoWait(uint64_t offset, absl::Span<const uint8_t> 
   iov.iov_len = data.size();
   const ssize_t n = RetryOnEintr(
       [&] { return ::pwritev2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT); });
-  if (n == static_cast<ssize_t>(data.size())) return absl::OkStatus();
+  return NoWaitOutcome(n, data.size(), nowait_write_supported_, "pwrite", offset);
+}
+
+absl::Status SparseFile::NoWaitOutcome(ssize_t n, size_t wanted, std::atomic<bool>& supported,
+                                       absl::string_view call, uint64_t offset) const {
+  if (n == static_cast<ssize_t>(wanted)) return absl::OkStatus();
   const int error_number = n < 0 ? errno : 0;
   if (NoWaitUnsupported(error_number)) {
-    nowait_write_supported_.store(false, std::memory_order_relaxed);
+    supported.store(false, std::memory_order_relaxed);
   } else if (error_number != 0 && error_number != EAGAIN) {
-    return ErrnoStatus(error_number, absl::StrCat("pwrite ", path_, " at ", offset));
+    return ErrnoStatus(error_number, absl::StrCat(call, " ", path_, " at ", offset));
   }
-  return absl::UnavailableError("write would wait");
+  return absl::UnavailableError(absl::StrCat(call, " would wait"));
 }
 
 absl::Status SparseFile::WriteAll(uint64_t offset, absl::Span<const uint8_t> data, bool dsync) {

@@ -15,6 +15,8 @@
 #ifndef ISCSI_CSI_TARGET_BACKEND_SPARSE_FILE_H_
 #define ISCSI_CSI_TARGET_BACKEND_SPARSE_FILE_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -71,6 +73,11 @@ class SparseFile final : public BlockStore {
   absl::Status WriteAll(uint64_t offset, absl::Span<const uint8_t> data,
                         bool dsync);
   absl::Status WriteZeros(uint64_t offset, uint64_t length);
+  // The result of a preadv2/pwritev2(RWF_NOWAIT) call that returned `n` for `wanted` bytes
+  // (errno intact): OK when complete; Unavailable when it would wait, was short, or the
+  // filesystem refuses RWF_NOWAIT (then `supported` is cleared); else the errno's status.
+  absl::Status NoWaitOutcome(ssize_t n, size_t wanted, std::atomic<bool>& supported,
+                             absl::string_view call, uint64_t offset) const;
 
   const std::string path_;
   const int fd_;

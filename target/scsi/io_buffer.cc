@@ -114,4 +114,6 @@ void IoBuffer::Release() {
 
 size_t IoBuffer::CachedBytes() { return Cache().bytes(); }
 
+bool IoBuffer::CacheEnabled() { return kCacheEnabled; }
+
 }  // namespace iscsi_csi::target::scsi

@@ -109,6 +109,8 @@ class IoBuffer {
 
   // Bytes held by the process-wide cache (for tests and metrics).
   static size_t CachedBytes();
+  // False in AddressSanitizer builds, where every block is freed at once.
+  static bool CacheEnabled();
 
  private:
   void Grow(size_t n);

@@ -12,18 +12,6 @@
 namespace iscsi_csi::target::scsi {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCacheBypassed = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kCacheBypassed = true;
-#else
-constexpr bool kCacheBypassed = false;
-#endif
-#else
-constexpr bool kCacheBypassed = false;
-#endif
-
 TEST(IoBufferTest, BehavesAsAByteVector) {
   IoBuffer buffer{1, 2, 3};
   EXPECT_EQ(buffer.size(), 3u);
@@ -73,7 +61,7 @@ TEST(IoBufferTest, ResizeUninitializedKeepsWhatWasThere) {
 }
 
 TEST(IoBufferTest, AReleasedLargeBlockIsReused) {
-  if (kCacheBypassed) GTEST_SKIP() << "the cache is off under AddressSanitizer";
+  if (!IoBuffer::CacheEnabled()) GTEST_SKIP() << "the cache is off under AddressSanitizer";
   const uint8_t* first = nullptr;
   {
     IoBuffer buffer;
@@ -97,7 +85,7 @@ TEST(IoBufferTest, TheCacheKeepsNoMoreThanItsLimit) {
   for (IoBuffer& buffer : buffers) buffer.ResizeUninitialized(1 << 20);
   buffers.clear();
   EXPECT_LE(IoBuffer::CachedBytes(), IoBuffer::kCacheLimitBytes);
-  if (!kCacheBypassed) {
+  if (IoBuffer::CacheEnabled()) {
     EXPECT_GT(IoBuffer::CachedBytes(), 0u);
   }
   // Larger than the largest class: freed, never cached.
